@@ -1,0 +1,42 @@
+"""Shared command-line behaviour: bad input exits with status 2 and one line naming the problem."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+
+from sciml.config import ConfigError
+from sciml.data import DataError
+from sciml.training import CheckpointError, TrainingDiverged
+
+USAGE_ERRORS = (ConfigError, DataError, CheckpointError)
+
+
+def run_cli(main: Callable[[list[str]], int | None], argv: list[str] | None = None) -> None:
+    """Call ``main(argv)``; config, data and checkpoint errors exit 2, a diverged run exits 1."""
+    args = sys.argv[1:] if argv is None else argv
+    try:
+        code = main(args)
+    except USAGE_ERRORS as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        sys.exit(2)
+    except TrainingDiverged as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        sys.exit(1)
+    except KeyboardInterrupt:
+        print("interrupted: re-run the same command to resume from the last checkpoint", file=sys.stderr)
+        sys.exit(130)
+    sys.exit(code or 0)
+
+
+def split_flags(args: list[str], flags: set[str]) -> tuple[set[str], list[str]]:
+    """Separate ``--flag`` options from positional arguments; an unknown ``--x`` is a usage error."""
+    found, rest = set(), []
+    for a in args:
+        if a.startswith("--"):
+            if a not in flags:
+                raise ConfigError(f"unknown option {a} (known: {', '.join(sorted(flags))})")
+            found.add(a)
+        else:
+            rest.append(a)
+    return found, rest

@@ -1,0 +1,81 @@
+"""Evaluation plots (PNG): correlation over time, space-time diagrams, energy spectra, errors over time."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+
+
+def correlation_plot(time: np.ndarray, corr: np.ndarray, threshold: float, high_corr_time: float,
+                     path: Path) -> Path:
+    """Mean and 10-90% band of the per-sample correlation ``corr`` ``(N, T)`` against ``time``."""
+    fig, ax = plt.subplots(figsize=(6, 3.5))
+    lo, hi = np.nanpercentile(corr, [10, 90], axis=0)
+    ax.fill_between(time, lo, hi, alpha=0.25, label="10-90% of trajectories")
+    ax.plot(time, np.nanmean(corr, axis=0), lw=2, label="mean")
+    ax.axhline(threshold, color="k", ls="--", lw=1)
+    ax.axvline(high_corr_time, color="C3", ls=":", lw=1.5, label=f"high-correlation time {high_corr_time:.3g}")
+    ax.set(xlabel="time", ylabel="Pearson correlation", ylim=(min(-0.05, float(np.nanmin(lo))), 1.02),
+           title="Rollout correlation with the truth")
+    ax.legend(loc="lower left", fontsize=8)
+    return _save(fig, path)
+
+
+def error_plot(time: np.ndarray, curves: dict[str, np.ndarray], path: Path) -> Path:
+    """Sample-mean error curves ``name -> (T,)`` on a log scale."""
+    fig, ax = plt.subplots(figsize=(6, 3.5))
+    for name, values in curves.items():
+        ax.semilogy(time, values, label=name)
+    ax.set(xlabel="time", ylabel="error", title="Rollout errors (mean over trajectories)")
+    ax.legend(fontsize=8)
+    return _save(fig, path)
+
+
+def spacetime_plot(x: np.ndarray, time: np.ndarray, true: np.ndarray, pred: np.ndarray, path: Path) -> Path:
+    """Truth, prediction and error of one 1D trajectory, ``(T, X)`` each, as space-time diagrams."""
+    fig, axes = plt.subplots(1, 3, figsize=(12, 4), sharey=True, layout="constrained")
+    vmax = float(np.nanmax(np.abs(true)))
+    extent = (x[0], x[-1], time[0], time[-1])
+    for ax, data, title in zip(axes, (true, pred, pred - true), ("truth", "prediction", "error"), strict=True):
+        im = ax.imshow(data, origin="lower", aspect="auto", extent=extent, cmap="RdBu_r", vmin=-vmax, vmax=vmax)
+        ax.set(title=title, xlabel="x")
+    axes[0].set_ylabel("time")
+    fig.colorbar(im, ax=axes, shrink=0.8)
+    return _save(fig, path, tight=False)
+
+
+def snapshot_plot(time: np.ndarray, true: np.ndarray, pred: np.ndarray, path: Path) -> Path:
+    """Truth and prediction of one 2D trajectory ``(T, Y, X)`` at four times."""
+    picks = np.unique(np.linspace(0, len(time) - 1, 4).round().astype(int))
+    fig, axes = plt.subplots(2, len(picks), figsize=(3 * len(picks), 6), squeeze=False)
+    vmax = float(np.nanmax(np.abs(true)))
+    for j, i in enumerate(picks):
+        for row, data, label in ((0, true, "truth"), (1, pred, "prediction")):
+            axes[row, j].imshow(data[i], origin="lower", cmap="RdBu_r", vmin=-vmax, vmax=vmax)
+            axes[row, j].set(title=f"{label}, t={time[i]:.3g}", xticks=[], yticks=[])
+    return _save(fig, path)
+
+
+def spectrum_plot(k: np.ndarray, spectra: dict[float, tuple[np.ndarray, np.ndarray]], path: Path) -> Path:
+    """Energy spectra ``time -> (truth, prediction)`` on log-log axes (k = 0 left out)."""
+    fig, ax = plt.subplots(figsize=(6, 4))
+    for i, (t, (true, pred)) in enumerate(spectra.items()):
+        ax.loglog(k[1:], true[1:], color=f"C{i}", lw=2, alpha=0.6, label=f"truth t={t:.3g}")
+        ax.loglog(k[1:], pred[1:], color=f"C{i}", ls="--", label=f"prediction t={t:.3g}")
+    ax.set(xlabel="wavenumber k (units of 2pi/L)", ylabel="E(k)", title="Energy spectra")
+    ax.legend(fontsize=7)
+    return _save(fig, path)
+
+
+def _save(fig, path: Path, tight: bool = True) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if tight:
+        fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path

@@ -1,0 +1,60 @@
+"""FNO baseline: neuraloperator's ``FNO`` with scalar conditioning as constant input channels."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+from sciml.solvers.base import NeuralSolver, SolverIO
+
+
+@dataclass
+class FNOConfig:
+    """Fourier neural operator (Li et al. 2021) as implemented by neuraloperator."""
+
+    name: str = "fno"
+    modes: int = 16  # Fourier modes kept per spatial dimension
+    width: int = 64  # hidden channels
+    n_layers: int = 4  # Fourier blocks
+    predict: str = "residual"  # "residual" (u(t+dt) - u(t)) or "state"
+
+
+class FNONet(nn.Module):
+    """``(B, C_in, *space), (B, n_cond) -> (B, C_out, *space)`` with neuraloperator's FNO inside."""
+
+    def __init__(self, in_channels: int, out_channels: int, n_cond: int, ndim: int, cfg: FNOConfig):
+        super().__init__()
+        from neuralop.models import FNO  # heavy import (pulls in wandb): only when an FNO is built
+
+        self.n_cond = n_cond
+        self.fno = FNO(
+            n_modes=(cfg.modes,) * ndim,
+            in_channels=in_channels + n_cond,
+            out_channels=out_channels,
+            hidden_channels=cfg.width,
+            n_layers=cfg.n_layers,
+        )
+        self.register_state_dict_post_hook(_drop_neuralop_metadata)
+
+    def forward(self, x: torch.Tensor, cond: torch.Tensor | None = None) -> torch.Tensor:
+        if self.n_cond:
+            if cond is None or cond.shape != (x.shape[0], self.n_cond):
+                raise ValueError(f"FNO expects cond of shape ({x.shape[0]}, {self.n_cond})")
+            planes = cond.to(x.dtype).view(*cond.shape, *([1] * (x.dim() - 2))).expand(-1, -1, *x.shape[2:])
+            x = torch.cat([x, planes], dim=1)
+        return self.fno(x)
+
+
+def _drop_neuralop_metadata(module: nn.Module, state_dict: dict, prefix: str, local_metadata: dict) -> None:
+    """neuraloperator stores its constructor arguments (functions included) under ``_metadata`` in the
+    state dict, which ``torch.load(weights_only=True)`` refuses; our config rebuilds the model instead."""
+    state_dict.pop("_metadata", None)
+
+
+def build_fno(cfg: FNOConfig, io: SolverIO) -> NeuralSolver:
+    if cfg.modes > io.spatial_shape[-1] // 2 + 1:
+        raise ValueError(f"solver.modes={cfg.modes} exceeds the grid's {io.spatial_shape[-1] // 2 + 1} modes")
+    net = FNONet(io.history * io.channels, io.channels, io.n_cond, io.ndim, cfg)
+    return NeuralSolver(net, io, predict=cfg.predict)

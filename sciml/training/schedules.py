@@ -1,0 +1,43 @@
+"""Learning-rate schedules as one resumable ``LambdaLR``: linear warm-up, then cosine, step or constant."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import torch
+
+
+@dataclass(frozen=True)
+class LRFactor:
+    """Factor applied to the base learning rate after ``step`` optimiser steps (picklable, stateless)."""
+
+    schedule: str
+    max_steps: int
+    warmup_steps: int = 0
+    min_factor: float = 0.0  # cosine: final lr / base lr
+    step_size: int = 1000
+    gamma: float = 0.5
+
+    def __call__(self, step: int) -> float:
+        if step < self.warmup_steps:
+            return (step + 1) / self.warmup_steps
+        if self.schedule == "constant":
+            return 1.0
+        if self.schedule == "step":
+            return self.gamma ** (step // self.step_size)
+        span = max(self.max_steps - self.warmup_steps, 1)
+        progress = min((step - self.warmup_steps) / span, 1.0)
+        return self.min_factor + (1 - self.min_factor) * 0.5 * (1 + math.cos(math.pi * progress))
+
+
+def build_scheduler(optimizer: torch.optim.Optimizer, trainer) -> torch.optim.lr_scheduler.LambdaLR:
+    factor = LRFactor(
+        schedule=trainer.schedule,
+        max_steps=trainer.max_steps,
+        warmup_steps=trainer.warmup_steps,
+        min_factor=min(trainer.min_lr / trainer.lr, 1.0) if trainer.lr > 0 else 0.0,
+        step_size=trainer.step_size,
+        gamma=trainer.gamma,
+    )
+    return torch.optim.lr_scheduler.LambdaLR(optimizer, factor)

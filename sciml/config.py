@@ -10,6 +10,7 @@ naming the key or file; the command lines turn it into exit status 2.
 from __future__ import annotations
 
 import difflib
+import functools
 from dataclasses import dataclass, field, fields, is_dataclass, make_dataclass
 from pathlib import Path
 from typing import Any
@@ -89,6 +90,7 @@ NON_NEGATIVE = ("trainer.lr", "trainer.weight_decay", "trainer.warmup_steps", "t
                 "trainer.grad_clip", "trainer.num_workers", "trainer.threads", "evaluate.rollout_steps")
 
 
+@functools.cache
 def schema(solver_name: str = "fno", dataset_name: str = "ks1d") -> type:
     """The root config dataclass for a solver and a dataset recipe."""
     solver_cls = solvers.get(solver_name).config

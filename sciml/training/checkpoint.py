@@ -57,7 +57,7 @@ def load_checkpoint(path: str | os.PathLike, map_location: str | torch.device = 
 
 def rng_state() -> dict[str, Any]:
     """Python, NumPy, torch CPU and CUDA generator states as tensors and primitives."""
-    np_state = np.random.get_state()
+    np_state = np.random.get_state()  # noqa: NPY002 - the legacy global RNG is what users seed
     state = {
         "python": list(random.getstate()[1]) + [random.getstate()[0], random.getstate()[2]],
         "numpy": {"keys": torch.from_numpy(np_state[1].astype(np.int64)), "pos": int(np_state[2]),
@@ -74,8 +74,9 @@ def set_rng_state(state: dict[str, Any]) -> None:
     py = state["python"]
     random.setstate((py[-2], tuple(py[:-2]), py[-1]))
     np_state = state["numpy"]
-    np.random.set_state(("MT19937", np_state["keys"].numpy().astype(np.uint32), np_state["pos"],
-                         np_state["has_gauss"], np_state["cached_gaussian"]))
+    legacy = ("MT19937", np_state["keys"].numpy().astype(np.uint32), np_state["pos"], np_state["has_gauss"],
+              np_state["cached_gaussian"])
+    np.random.set_state(legacy)  # noqa: NPY002
     torch.set_rng_state(state["torch"])
     if "cuda" in state and torch.cuda.is_available():
         torch.cuda.set_rng_state_all(state["cuda"])

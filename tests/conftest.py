@@ -1,0 +1,44 @@
+import os
+
+# One thread per test worker: parallel workers on 2 cores collapse with OpenMP oversubscription.
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+
+import pytest  # noqa: E402
+import torch  # noqa: E402
+
+torch.set_num_threads(1)
+
+
+def tiny_overrides(tmp_path, **extra) -> list[str]:
+    """A KS dataset and model small enough that a run takes a few seconds."""
+    opts = {
+        "dataset.root": str(tmp_path / "data"),
+        "dataset.n": 64,
+        "dataset.L": 32.0,
+        "dataset.n_train": 16,
+        "dataset.n_valid": 4,
+        "dataset.n_test": 4,
+        "dataset.steps_train": 24,
+        "dataset.steps_eval": 48,
+        "dataset.burn_in": 20.0,
+        "solver.modes": 8,
+        "solver.width": 8,
+        "solver.n_layers": 2,
+        "trainer.batch_size": 8,
+        "trainer.max_steps": 20,
+        "trainer.warmup_steps": 2,
+        "trainer.eval_every": 10,
+        "trainer.val_batches": 2,
+        "trainer.checkpoint_every": 5,
+        "trainer.log_every": 5,
+        "trainer.progress": "off",
+        "trainer.device": "cpu",
+        "run.dir": str(tmp_path / "run"),
+    }
+    opts.update(extra)
+    return [f"{k}={v}" for k, v in opts.items()]
+
+
+@pytest.fixture
+def tiny(tmp_path):
+    return tiny_overrides(tmp_path)

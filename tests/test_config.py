@@ -1,0 +1,89 @@
+"""Configs: defaults, YAML composition, and one-line errors with exit status 2."""
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from sciml import train
+from sciml.cli import run_cli
+from sciml.config import ConfigError, load_config
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_defaults_have_the_keys_scripts_rely_on():
+    cfg = load_config([])
+    assert cfg.solver.name == "fno" and cfg.dataset.name == "ks1d"
+    assert cfg.trainer.max_steps > 0 and isinstance(cfg.trainer.seed, int)
+    assert cfg.trainer.device == "auto" and cfg.run.dir
+
+
+def test_files_merge_in_order_and_overrides_win(tmp_path):
+    a = tmp_path / "a.yaml"
+    a.write_text("trainer:\n  lr: 0.1\n  batch_size: 4\n")
+    b = tmp_path / "b.yaml"
+    b.write_text("include: [a.yaml]\ntrainer:\n  lr: 0.2\n")
+    cfg = load_config([str(b), "trainer.batch_size=7"])
+    assert cfg.trainer.lr == 0.2 and cfg.trainer.batch_size == 7
+
+
+def test_solver_section_is_typed_by_its_name():
+    cfg = load_config(["solver.name=unet", "solver.hidden=16"])
+    assert cfg.solver.hidden == 16
+    with pytest.raises(ConfigError, match="solver.hidden"):
+        load_config(["solver.hidden=16"])  # the FNO has no 'hidden'
+
+
+@pytest.mark.parametrize(
+    ("args", "needle"),
+    [
+        (["trainer.max_step=3"], "unknown config key 'trainer.max_step'; did you mean 'max_steps'?"),
+        (["trainer.max_steps=abc"], "trainer.max_steps"),
+        (["trainer.max_steps=0"], "trainer.max_steps"),
+        (["trainer.schedule=linear"], "trainer.schedule"),
+        (["solver.name=transformer"], "unknown solver.name 'transformer'"),
+        (["evaluate.metrics=[mse,foo]"], "unknown metric 'foo'"),
+        (["does/not/exist.yaml"], "config file not found: does/not/exist.yaml"),
+        (["trainer.device=tpu"], "trainer.device"),
+    ],
+)
+def test_bad_config_exits_2_with_one_line(args, needle, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        run_cli(train.main, args)
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1, err
+    assert needle in err
+
+
+def test_invalid_yaml_names_the_file(tmp_path, capsys):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("trainer: [unclosed\n")
+    with pytest.raises(SystemExit) as exit_info:
+        run_cli(train.main, [str(bad)])
+    assert exit_info.value.code == 2
+    assert str(bad) in capsys.readouterr().err
+
+
+def test_print_config_round_trips(tmp_path, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        run_cli(train.main, ["--print-config", "trainer.lr=0.5"])
+    assert exit_info.value.code == 0
+    printed = tmp_path / "printed.yaml"
+    printed.write_text(capsys.readouterr().out)
+    assert load_config([str(printed)]) == load_config(["trainer.lr=0.5"])
+
+
+@pytest.mark.parametrize("path", sorted(p.relative_to(ROOT) for d in ("solvers", "datasets", "experiments")
+                                        for p in (ROOT / d).glob("*.yaml")))
+def test_shipped_yaml_files_load(path):
+    load_config([str(ROOT / path)])
+
+
+def test_command_line_exit_status(tmp_path):
+    proc = subprocess.run([sys.executable, "-m", "sciml.train", "trainer.bogus=1"], capture_output=True, text=True,
+                          cwd=tmp_path)
+    assert proc.returncode == 2
+    assert proc.stderr.strip() == "error: unknown config key 'trainer.bogus'"

@@ -62,7 +62,7 @@ class TrainerConfig:
     eval_every: int = 500  # steps between validations (and best-checkpoint updates)
     val_batches: int = 16  # batches per validation
     checkpoint_every: int = 250  # steps between checkpoints/last.pt writes
-    progress: str = "auto"  # auto (bar on a terminal) | on | off
+    progress: str = "auto"  # auto (a bar on a terminal, else log lines) | bar | lines
 
 
 @dataclass
@@ -80,7 +80,7 @@ class EvaluateConfig:
 CHOICES = {
     "trainer.optimizer": ("adam", "adamw"),
     "trainer.schedule": ("cosine", "step", "constant"),
-    "trainer.progress": ("auto", "on", "off"),
+    "trainer.progress": ("auto", "bar", "lines"),
     "evaluate.split": ("train", "valid", "test"),
     "evaluate.checkpoint": ("best", "last"),
 }

@@ -31,7 +31,7 @@ def tiny_overrides(tmp_path, **extra) -> list[str]:
         "trainer.val_batches": 2,
         "trainer.checkpoint_every": 5,
         "trainer.log_every": 5,
-        "trainer.progress": "off",
+        "trainer.progress": "lines",
         "trainer.device": "cpu",
         "run.dir": str(tmp_path / "run"),
     }

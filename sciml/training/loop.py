@@ -110,7 +110,7 @@ class Trainer:
         self.run_dir = Path(cfg.run.dir)
         self.ckpt_dir = self.run_dir / "checkpoints"
         self.use_amp = t.amp and self.device.type == "cuda"
-        self.progress = t.progress == "on" or (t.progress == "auto" and sys.stderr.isatty())
+        self.progress = t.progress == "bar" or (t.progress == "auto" and sys.stderr.isatty())
 
         if self.dist.is_main:
             self.paths = recipes.ensure_dataset(cfg.dataset, progress=self.progress)

@@ -1,0 +1,153 @@
+"""The training loop: end to end, exact resume after a kill, atomic checkpoints, NaN stop, DDP on gloo."""
+
+import csv
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import torch
+from conftest import tiny_overrides
+
+from sciml import train
+from sciml.cli import run_cli
+from sciml.config import load_config
+from sciml.solvers.base import NeuralSolver
+from sciml.training import CheckpointError, TrainingDiverged, fit, load_checkpoint, save_checkpoint
+
+ENV = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONUNBUFFERED": "1"}
+
+
+def steps_logged(run_dir: Path) -> list[int]:
+    with open(run_dir / "metrics.csv", newline="") as f:
+        return [int(r["step"]) for r in csv.DictReader(f)]
+
+
+def test_end_to_end_run_writes_everything(tmp_path, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        run_cli(train.main, tiny_overrides(tmp_path, **{"trainer.max_steps": 80, "solver.width": 32,
+                                                        "solver.modes": 16}))
+    assert exit_info.value.code == 0
+    run = tmp_path / "run"
+    for name in ("config.yaml", "metrics.csv", "checkpoints/last.pt", "checkpoints/best.pt",
+                 "evaluation/results.json", "evaluation/correlation.png", "evaluation/spacetime.png",
+                 "evaluation/spectra.png", "evaluation/errors.png"):
+        assert (run / name).is_file(), name
+    with open(run / "metrics.csv", newline="") as f:
+        val = [float(r["val_loss"]) for r in csv.DictReader(f) if r["val_loss"]]
+    assert len(val) == 8 and val[-1] < 0.5 * val[0], val
+    out = capsys.readouterr().out
+    assert "high-correlation time" in out and "nrmse" in out
+    assert load_checkpoint(run / "checkpoints" / "last.pt")["step"] == 80
+
+
+def test_resume_after_kill_equals_uninterrupted_run_bitwise(tmp_path):
+    common = {"trainer.max_steps": 150, "trainer.checkpoint_every": 5, "trainer.eval_every": 25,
+              "trainer.ema_decay": 0.9, "run.evaluate": False}
+    cmd = [sys.executable, "-m", "sciml.train"]
+    killed = tiny_overrides(tmp_path, **common, **{"run.dir": str(tmp_path / "killed")})
+    straight = tiny_overrides(tmp_path, **common, **{"run.dir": str(tmp_path / "straight")})
+    subprocess.run(cmd + straight, env=ENV, check=True, capture_output=True)
+
+    proc = subprocess.Popen(cmd + killed, env=ENV, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    last = tmp_path / "killed" / "checkpoints" / "last.pt"
+    deadline = time.monotonic() + 120
+    while not last.exists() and proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.005)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    assert proc.returncode == -signal.SIGKILL, "the run finished before it could be killed"
+    interrupted_at = load_checkpoint(last)["step"]
+    assert interrupted_at < 150
+
+    subprocess.run(cmd + killed, env=ENV, check=True, capture_output=True)
+    a = load_checkpoint(tmp_path / "killed" / "checkpoints" / "last.pt")
+    b = load_checkpoint(tmp_path / "straight" / "checkpoints" / "last.pt")
+    assert a["step"] == b["step"] == 150
+    for section in ("model", "ema"):
+        for key in b[section]:
+            assert torch.equal(a[section][key], b[section][key]), f"{section}.{key} differs after resume"
+    assert a["optimizer"]["state"][0]["exp_avg"].equal(b["optimizer"]["state"][0]["exp_avg"])
+    assert a["best_val"] == b["best_val"]
+    logged = steps_logged(tmp_path / "killed")
+    assert logged == sorted(set(logged)), "metrics.csv repeats steps after resume"
+
+
+def test_checkpoint_write_is_atomic(tmp_path, monkeypatch):
+    path = tmp_path / "last.pt"
+    save_checkpoint({"step": 1, "w": torch.ones(3)}, path)
+
+    def crash_midway(obj, f, *args, **kwargs):
+        f.write(b"PK\x03\x04 partial")
+        raise OSError("disk full")
+
+    monkeypatch.setattr(torch, "save", crash_midway)
+    with pytest.raises(OSError, match="disk full"):
+        save_checkpoint({"step": 2, "w": torch.zeros(3)}, path)
+    monkeypatch.undo()
+    state = load_checkpoint(path)
+    assert state["step"] == 1 and state["w"].equal(torch.ones(3))
+    assert list(tmp_path.iterdir()) == [path], "temporary file left behind"
+
+
+def test_truncated_checkpoint_gives_a_clear_error(tmp_path, capsys):
+    args = tiny_overrides(tmp_path, **{"trainer.max_steps": 10, "run.evaluate": False})
+    fit(load_config(args))
+    last = tmp_path / "run" / "checkpoints" / "last.pt"
+    best = tmp_path / "run" / "checkpoints" / "best.pt"
+    last.write_bytes(last.read_bytes()[:1000])
+    with pytest.raises(CheckpointError, match="truncated or corrupt"):
+        load_checkpoint(last)
+    assert load_checkpoint(best)["step"] == 10  # the other checkpoint stays usable
+    with pytest.raises(SystemExit) as exit_info:
+        run_cli(train.main, args)
+    assert exit_info.value.code == 2
+    assert str(last) in capsys.readouterr().err
+
+
+def test_nan_loss_stops_at_its_step_and_keeps_the_last_good_checkpoint(tmp_path, monkeypatch, capsys):
+    calls = {"n": 0}
+    original = NeuralSolver.loss
+
+    def loss_with_nan(self, history, target, cond=None):
+        calls["n"] += 1
+        loss = original(self, history, target, cond)
+        return loss * float("nan") if calls["n"] == 7 else loss
+
+    monkeypatch.setattr(NeuralSolver, "loss", loss_with_nan)
+    args = tiny_overrides(tmp_path, **{"trainer.max_steps": 20, "trainer.checkpoint_every": 5,
+                                       "trainer.eval_every": 100})
+    with pytest.raises(TrainingDiverged, match="at step 7"):
+        fit(load_config(args))
+    assert load_checkpoint(tmp_path / "run" / "checkpoints" / "last.pt")["step"] == 5
+
+
+def test_resume_refuses_a_different_model(tmp_path, capsys):
+    args = tiny_overrides(tmp_path, **{"trainer.max_steps": 5, "run.evaluate": False})
+    fit(load_config(args))
+    with pytest.raises(SystemExit) as exit_info:
+        run_cli(train.main, [*args, "solver.width=16"])
+    assert exit_info.value.code == 2
+    assert "solver.width=8" in capsys.readouterr().err
+    # more steps on the same run is a resumption, not a new run
+    fit(load_config([*args, "trainer.max_steps=8"]))
+    assert load_checkpoint(tmp_path / "run" / "checkpoints" / "last.pt")["step"] == 8
+
+
+def test_ddp_on_gloo_matches_a_single_process_with_the_global_batch(tmp_path):
+    common = {"trainer.max_steps": 10, "run.evaluate": False, "trainer.eval_every": 5}
+    fit(load_config(tiny_overrides(tmp_path, **common, **{"trainer.batch_size": 16,
+                                                          "run.dir": str(tmp_path / "single")})))
+    ddp_args = tiny_overrides(tmp_path, **common, **{"trainer.batch_size": 8, "run.dir": str(tmp_path / "ddp")})
+    proc = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2",
+                           "-m", "sciml.train", *ddp_args], env=ENV, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    a = load_checkpoint(tmp_path / "ddp" / "checkpoints" / "last.pt")
+    b = load_checkpoint(tmp_path / "single" / "checkpoints" / "last.pt")
+    assert a["step"] == 10
+    for key, value in b["model"].items():
+        torch.testing.assert_close(a["model"][key], value, rtol=1e-4, atol=1e-5)
+    assert steps_logged(tmp_path / "ddp") == sorted(set(steps_logged(tmp_path / "ddp")))  # rank 0 writes alone

@@ -41,7 +41,7 @@ class TaskConfig:
 
 @dataclass
 class TrainerConfig:
-    max_steps: int = 2500  # optimiser steps
+    max_steps: int = 2000  # optimiser steps
     batch_size: int = 32
     optimizer: str = "adamw"  # adam | adamw
     lr: float = 2e-3

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import math
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -108,7 +109,8 @@ def evaluate_run(run_dir: str | Path, overrides: list[str] | None = None, verbos
     per_sample, first, example, spectra = rollout_metrics(model, windows, h, n_steps, bound, names,
                                                           ev.batch_size, device)
     time = np.arange(1, n_steps + 1) * dt_model
-    with np.errstate(all="ignore"):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # all samples unstable at a step: the mean is NaN
         mean = {name: np.nanmean(v, axis=0) for name, v in per_sample.items()}
     hc_steps, reached = metrics.high_correlation_steps(torch.from_numpy(mean["correlation"]),
                                                        ev.correlation_threshold)

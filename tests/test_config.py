@@ -87,3 +87,19 @@ def test_command_line_exit_status(tmp_path):
                           cwd=tmp_path)
     assert proc.returncode == 2
     assert proc.stderr.strip() == "error: unknown config key 'trainer.bogus'"
+
+
+def test_configuration_reference_documents_every_key():
+    from dataclasses import fields
+
+    from sciml.config import schema
+
+    doc = (ROOT / "docs" / "configuration.md").read_text()
+    missing = []
+    for solver in ("fno", "unet"):
+        root = schema(solver, "ks1d")
+        for section in fields(root):
+            for f in fields(section.default_factory):
+                if f"`{section.name}.{f.name}`" not in doc and f"`{section.name}.{f.name}`," not in doc:
+                    missing.append(f"{section.name}.{f.name}")
+    assert not missing, f"docs/configuration.md lacks {sorted(set(missing))}"

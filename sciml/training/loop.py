@@ -26,6 +26,7 @@ from sciml.training.schedules import build_scheduler
 
 # Keys that may change between an interrupted run and its resumption without changing the result.
 RESUMABLE_CHANGES = {"run", "evaluate", "trainer.max_steps", "trainer.device", "trainer.num_workers",
+                     "trainer.eval_every", "trainer.checkpoint_every",
                      "trainer.progress", "trainer.threads", "trainer.log_every", "dataset.root",
                      "dataset.device", "dataset.batch_size"}
 

@@ -1,0 +1,40 @@
+"""GPU checks, run by benchmarks/gpu_check.sh (marker ``gpu``; skipped without CUDA)."""
+
+import pytest
+import torch
+from conftest import tiny_overrides
+
+from sciml.config import load_config
+from sciml.sim import KuramotoSivashinsky
+from sciml.solvers import SolverIO, build, get
+from sciml.training import fit, load_checkpoint
+
+pytestmark = [pytest.mark.gpu, pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")]
+
+
+def test_ks_on_gpu_matches_cpu():
+    sim = KuramotoSivashinsky(n=256, L=64.0)
+    u0 = torch.randn(8, 256, dtype=torch.float64, generator=torch.Generator().manual_seed(0))
+    cpu = sim.rollout(u0, 100, 0.05, save_every=100)
+    gpu = sim.rollout(u0.cuda(), 100, 0.05, save_every=100).cpu()
+    torch.testing.assert_close(gpu, cpu, rtol=1e-9, atol=1e-9)
+
+
+@pytest.mark.parametrize("name", ["fno", "unet"])
+def test_solver_rollout_on_gpu_matches_cpu(name):
+    torch.manual_seed(0)
+    model = build(get(name).config(), SolverIO(1, 1, 1, 0, (256,))).eval()
+    h = torch.randn(4, 1, 1, 256)
+    cpu = model.rollout(h, 5)
+    gpu = model.cuda().rollout(h.cuda(), 5).cpu()
+    torch.testing.assert_close(gpu, cpu, rtol=1e-3, atol=1e-3)
+
+
+def test_short_amp_training_on_gpu(tmp_path):
+    cfg = load_config(tiny_overrides(tmp_path, **{"trainer.device": "cuda", "trainer.amp": True,
+                                                  "trainer.max_steps": 30, "run.evaluate": False}))
+    fit(cfg)
+    state = load_checkpoint(tmp_path / "run" / "checkpoints" / "last.pt")
+    assert state["step"] == 30
+    assert state["scaler"]["scale"] > 0
+    assert all(torch.isfinite(v).all() for v in state["model"].values() if v.is_floating_point())

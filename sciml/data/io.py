@@ -34,12 +34,21 @@ def write_dataset(ds: xr.Dataset, path: str | os.PathLike, chunk_samples: int = 
     return path
 
 
-def open_dataset(path: str | os.PathLike) -> xr.Dataset:
-    """Open a dataset lazily (nothing is read until values are used); errors name the file."""
+def open_dataset(path: str | os.PathLike, variables: list[str] | None = None, **options) -> xr.Dataset:
+    """Open any supported file lazily as an xarray Dataset in our schema (nothing is read until used).
+
+    Our own files open directly through h5netcdf; PDEBench, The Well, PDEArena/MP-PDE, CF netCDF and Zarr
+    files are detected from their content and presented with dims ``(sample, time, *space)``, per-sample
+    parameters as variables on ``sample``. Errors name the file and the problem.
+    """
+    from sciml.data.formats import detect, to_xarray
+
     path = Path(path)
-    if not path.is_file():
-        raise DataError(f"{path}: no such file")
+    source = detect(path, variables, **options)
+    if source.format != "sciml":
+        return to_xarray(source)
     try:
-        return xr.open_dataset(path, engine="h5netcdf")
+        ds = xr.open_dataset(path, engine="h5netcdf")
     except Exception as exc:  # h5py/h5netcdf raise many types for a truncated or foreign file
         raise DataError(f"{path}: cannot be read as HDF5/netCDF ({type(exc).__name__}: {exc})") from exc
+    return ds[variables] if variables else ds

@@ -16,32 +16,35 @@ def _stats_path(path: Path) -> Path:
     return path.with_name(path.name + ".stats.json")
 
 
-def compute_stats(windows: TrajectoryWindows, samples_per_read: int = 16) -> dict[str, list[float]]:
+def compute_stats(windows: TrajectoryWindows, max_bytes: int = 128 * 2**20) -> dict[str, list[float]]:
     """Mean and std per channel of the fields and of their differences over one ``time_step``.
 
-    Streams ``samples_per_read`` trajectories at a time, accumulating in float64.
+    Streams over samples and, within a sample, over blocks of frames of at most ``max_bytes`` (overlapping
+    by ``time_step`` frames so that every difference is counted once), accumulating in float64.
     Returns ``{"field_mean", "field_std", "delta_mean", "delta_std"}``, each a list of C floats.
     """
-    f = windows._handle()
-    counts = {"n": 0.0, "dn": 0.0}
-    acc: dict[str, np.ndarray | None] = {k: None for k in ("s", "ss", "ds", "dss")}
-    for start in range(0, windows.n_samples, samples_per_read):
-        stop = min(start + samples_per_read, windows.n_samples)
-        block = np.stack([f[v][start:stop] for v in windows.variables], axis=2).astype(np.float64)
-        if not np.isfinite(block).all():
-            bad = start + int(np.argwhere(~np.isfinite(block))[0][0])
-            raise DataError(f"{windows.path}: sample {bad} holds NaN or inf")
-        axes = tuple(i for i in range(block.ndim) if i != 2)
-        diff = block[:, windows.time_step:] - block[:, :-windows.time_step]
-        parts = {"s": block.sum(axes), "ss": (block**2).sum(axes), "ds": diff.sum(axes), "dss": (diff**2).sum(axes)}
-        for k, v in parts.items():
-            acc[k] = v if acc[k] is None else acc[k] + v
-        counts["n"] += block.size / block.shape[2]
-        counts["dn"] += diff.size / diff.shape[2]
-    mean = acc["s"] / counts["n"]
-    dmean = acc["ds"] / counts["dn"]
-    std = np.sqrt(np.maximum(acc["ss"] / counts["n"] - mean**2, 0.0))
-    dstd = np.sqrt(np.maximum(acc["dss"] / counts["dn"] - dmean**2, 0.0))
+    handle, source, ts = windows._handle(), windows.source, windows.time_step
+    n_channels = len(windows.variables)
+    frame_bytes = 8 * n_channels * int(np.prod(windows.spatial_shape))
+    block = max(ts + 1, max_bytes // max(frame_bytes, 1))
+    sums = np.zeros((4, n_channels))
+    n_frames = n_diffs = 0
+    for sample in range(windows.n_samples):
+        for t0 in range(0, windows.n_times, block):
+            stop = min(t0 + block + ts, windows.n_times)
+            frames = source.read(handle, sample, slice(t0, stop)).astype(np.float64)
+            if not np.isfinite(frames).all():
+                t_bad = t0 + int(np.argwhere(~np.isfinite(frames))[0][0])
+                raise DataError(f"{windows.path}: sample {sample} holds NaN or inf (time index {t_bad})")
+            own = frames[: min(block, stop - t0)]  # frames of this block; the overlap belongs to the next
+            diff = frames[ts:ts + len(own)] - frames[: len(frames) - ts][: len(own)]
+            axes = tuple(i for i in range(frames.ndim) if i != 1)
+            sums += [own.sum(axes), (own**2).sum(axes), diff.sum(axes), (diff**2).sum(axes)]
+            n_frames += own.size // n_channels
+            n_diffs += diff.size // n_channels
+    mean, dmean = sums[0] / n_frames, sums[2] / max(n_diffs, 1)
+    std = np.sqrt(np.maximum(sums[1] / n_frames - mean**2, 0.0))
+    dstd = np.sqrt(np.maximum(sums[3] / max(n_diffs, 1) - dmean**2, 0.0))
     return {"field_mean": mean.tolist(), "field_std": std.tolist(),
             "delta_mean": dmean.tolist(), "delta_std": dstd.tolist()}
 

@@ -1,60 +1,38 @@
-"""Training windows over trajectory files, read lazily inside each DataLoader worker."""
+"""Training windows over trajectory files of any supported format, read lazily inside each worker."""
 
 from __future__ import annotations
 
 import os
 from pathlib import Path
 
-import h5py
 import numpy as np
 import torch
 from torch.utils.data import Dataset
 
+from sciml.data.formats import detect
 from sciml.data.io import DataError
 
 
-def _trajectory_fields(f: h5py.File, path: Path, variables: list[str] | None) -> list[str]:
-    if variables is None:
-        variables = [
-            name for name, obj in f.items()
-            if isinstance(obj, h5py.Dataset) and _dims(obj)[:2] == ["sample", "time"]
-        ]
-    if not variables:
-        raise DataError(f"{path}: no variable with dims (sample, time, ...)")
-    for name in variables:
-        if name not in f:
-            raise DataError(f"{path}: missing variable {name!r}")
-    shapes = {name: f[name].shape for name in variables}
-    if len(set(shapes.values())) != 1:
-        raise DataError(f"{path}: variables have different shapes {shapes}")
-    return list(variables)
-
-
-def _dims(dset: h5py.Dataset) -> list[str]:
-    """Dimension names of a netCDF-4 variable from its HDF5 dimension scales."""
-    names = []
-    for dim in dset.dims:
-        if len(dim) == 0:
-            return []
-        names.append(dim[0].name.rsplit("/", 1)[-1])
-    return names
-
-
 class TrajectoryWindows(Dataset):
-    """Windows ``(input, target)`` cut from trajectories ``(sample, time, *space)`` in an HDF5/netCDF file.
+    """Windows ``(input, target)`` cut from trajectories ``(sample, time, *space)``.
 
     A window starting at raw time index ``t0`` holds the inputs at ``t0 + i * time_step`` for
     ``i < history`` and the targets at ``t0 + (history - 1 + j) * time_step`` for ``1 <= j <= horizon``:
     the first target is one model step after the last input. Starts are ``0, stride, 2 * stride, ...``.
     With ``full_trajectory=True`` each item is a whole trajectory subsampled by ``time_step``.
 
-    Items are dicts of float32 tensors: ``input`` ``(history, C, *space)``, ``target``
-    ``(horizon, C, *space)`` (or ``trajectory`` ``(T, C, *space)``). The file is opened on first access
-    in each process, so the dataset pickles cleanly into DataLoader workers (fork or spawn).
+    Items are dicts of float32 tensors: ``input`` ``(history, C, *space)`` and ``target``
+    ``(horizon, C, *space)``, or ``trajectory`` ``(T, C, *space)``; plus ``params`` ``(P,)`` when
+    ``params`` names per-sample parameters. The index is built from metadata only; the file is opened on
+    first access in each process, so the dataset pickles cleanly into DataLoader workers (fork or spawn).
     Args:
-      path: file in the sciml schema.
-      variables: fields stacked as channels (default: every ``(sample, time, ...)`` variable).
+      path: a file in any format :func:`sciml.data.formats.detect` knows.
       history, horizon, stride, time_step: window geometry in frames / raw time indices.
+      variables: fields stacked as channels (default: all of the file's fields).
+      full_trajectory: items are whole trajectories.
+      normalize: return fields normalised per channel with the statistics stored beside the file.
+      params: per-sample parameters to return (e.g. ``["alpha", "beta"]``).
+      options: reader options (``split``, ``key`` for PDEArena/MP-PDE files).
     """
 
     def __init__(
@@ -66,21 +44,26 @@ class TrajectoryWindows(Dataset):
         time_step: int = 1,
         variables: list[str] | None = None,
         full_trajectory: bool = False,
+        normalize: bool = False,
+        params: list[str] | None = None,
+        **options,
     ):
         if min(history, horizon, stride, time_step) < 1:
             raise ValueError("history, horizon, stride and time_step must all be >= 1")
         self.path = Path(path)
         self.history, self.horizon, self.stride, self.time_step = history, horizon, stride, time_step
         self.full_trajectory = full_trajectory
-        if not self.path.is_file():
-            raise DataError(f"{self.path}: no such file")
-        try:
-            with h5py.File(self.path, "r") as f:
-                self.variables = _trajectory_fields(f, self.path, variables)
-                shape = f[self.variables[0]].shape
-        except OSError as exc:
-            raise DataError(f"{self.path}: cannot be read as HDF5/netCDF ({exc})") from exc
-        self.n_samples, self.n_times, self.spatial_shape = shape[0], shape[1], tuple(shape[2:])
+        self.source = detect(self.path, variables, **options)
+        self.variables = self.source.variables
+        self.n_samples, self.n_times = self.source.n_samples, self.source.n_times
+        self.spatial_shape = self.source.spatial_shape
+        self.param_names = list(params or [])
+        for p in self.param_names:
+            if p not in self.source.params:
+                raise DataError(f"{self.path}: no per-sample parameter {p!r} "
+                                f"(has: {', '.join(self.source.params) or 'none'})")
+        self._params = (np.stack([self.source.params[p] for p in self.param_names], axis=1).astype(np.float32)
+                        if self.param_names else None)
         span = (history - 1 + horizon) * time_step
         if full_trajectory:
             self.windows_per_sample = 1
@@ -89,39 +72,55 @@ class TrajectoryWindows(Dataset):
                 raise DataError(f"{self.path}: trajectories of {self.n_times} frames are too short for "
                                 f"windows spanning {span + 1} frames")
             self.windows_per_sample = (self.n_times - 1 - span) // stride + 1
-        self._file: h5py.File | None = None
-        self._pid: int | None = None
+        self._handle_obj, self._pid = None, None
+        self.stats = None
+        if normalize:
+            from sciml.data.stats import load_or_compute_stats
+
+            self.stats = load_or_compute_stats(self)
+            shape = (len(self.variables), *([1] * len(self.spatial_shape)))
+            self._mean = torch.tensor(self.stats["field_mean"], dtype=torch.float32).view(shape)
+            self._std = torch.tensor(self.stats["field_std"], dtype=torch.float32).view(shape)
 
     def __len__(self) -> int:
         return self.n_samples * self.windows_per_sample
 
     def __getstate__(self) -> dict:
         state = self.__dict__.copy()
-        state["_file"], state["_pid"] = None, None  # never share an HDF5 handle across processes
+        state["_handle_obj"], state["_pid"] = None, None  # never share a file handle across processes
         return state
 
-    def _handle(self) -> h5py.File:
-        if self._file is None or self._pid != os.getpid():
-            self._file = h5py.File(self.path, "r")
+    def _handle(self):
+        if self._handle_obj is None or self._pid != os.getpid():
+            self._handle_obj = self.source.open()
             self._pid = os.getpid()
-        return self._file
+        return self._handle_obj
 
     def read(self, sample: int, start: int, stop: int) -> np.ndarray:
         """Frames ``start, start + time_step, ... < stop`` of one sample, ``(T, C, *space)`` float32."""
-        f = self._handle()
-        try:
-            arrays = [f[name][sample, start:stop:self.time_step] for name in self.variables]
-        except (OSError, KeyError) as exc:
-            raise DataError(f"{self.path}: cannot read sample {sample} ({exc})") from exc
-        return np.stack(arrays, axis=1).astype(np.float32, copy=False)
+        return self.source.read(self._handle(), sample, slice(start, stop, self.time_step))
+
+    def normalise(self, x: torch.Tensor) -> torch.Tensor:
+        """``(x - mean) / std`` per channel for ``(..., C, *space)``; needs ``normalize=True``."""
+        return (x - self._mean) / self._std
+
+    def denormalise(self, x: torch.Tensor) -> torch.Tensor:
+        """The inverse of :meth:`normalise`."""
+        return x * self._std + self._mean
 
     def __getitem__(self, index: int) -> dict[str, torch.Tensor]:
         if not 0 <= index < len(self):
             raise IndexError(index)
         sample, w = divmod(index, self.windows_per_sample)
         if self.full_trajectory:
-            return {"trajectory": torch.from_numpy(self.read(sample, 0, self.n_times))}
-        t0 = w * self.stride
-        frames = self.read(sample, t0, t0 + (self.history + self.horizon - 1) * self.time_step + 1)
-        frames = torch.from_numpy(frames)
-        return {"input": frames[: self.history], "target": frames[self.history:]}
+            frames = torch.from_numpy(self.read(sample, 0, self.n_times))
+            item = {"trajectory": self.normalise(frames) if self.stats else frames}
+        else:
+            t0 = w * self.stride
+            frames = torch.from_numpy(self.read(sample, t0, t0 + (self.history + self.horizon - 1) * self.time_step + 1))
+            if self.stats:
+                frames = self.normalise(frames)
+            item = {"input": frames[: self.history], "target": frames[self.history:]}
+        if self._params is not None:
+            item["params"] = torch.from_numpy(self._params[sample])
+        return item

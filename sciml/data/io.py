@@ -41,12 +41,12 @@ def open_dataset(path: str | os.PathLike, variables: list[str] | None = None, **
     files are detected from their content and presented with dims ``(sample, time, *space)``, per-sample
     parameters as variables on ``sample``. Errors name the file and the problem.
     """
-    from sciml.data.formats import detect, to_xarray
+    from sciml.data.formats import detect
 
     path = Path(path)
     source = detect(path, variables, **options)
     if source.format != "sciml":
-        return to_xarray(source)
+        return source.to_xarray()
     try:
         ds = xr.open_dataset(path, engine="h5netcdf")
     except Exception as exc:  # h5py/h5netcdf raise many types for a truncated or foreign file

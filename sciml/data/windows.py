@@ -117,7 +117,8 @@ class TrajectoryWindows(Dataset):
             item = {"trajectory": self.normalise(frames) if self.stats else frames}
         else:
             t0 = w * self.stride
-            frames = torch.from_numpy(self.read(sample, t0, t0 + (self.history + self.horizon - 1) * self.time_step + 1))
+            stop = t0 + (self.history + self.horizon - 1) * self.time_step + 1
+            frames = torch.from_numpy(self.read(sample, t0, stop))
             if self.stats:
                 frames = self.normalise(frames)
             item = {"input": frames[: self.history], "target": frames[self.history:]}

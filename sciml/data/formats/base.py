@@ -63,6 +63,10 @@ class Source:
                 raise DataError(f"{self.path}: cannot read field {name!r} of sample {sample} ({exc})") from exc
         return np.stack(out, axis=1)
 
+    def to_xarray(self) -> xr.Dataset:
+        """The source in our schema, lazily: values are read from the file only when indexed."""
+        return to_xarray(self)
+
     def validate(self) -> None:
         """Consistency of the metadata; raises :class:`DataError` naming the file and the key."""
         if not self.variables:
@@ -105,7 +109,7 @@ class _FieldArray(BackendArray):
 
 
 def to_xarray(source: Source) -> xr.Dataset:
-    """The source in our schema, lazily: values are read from the file only when indexed."""
+    """A source in our schema through lazy per-field arrays (the default of :meth:`Source.to_xarray`)."""
     dims = ("sample", "time", *source.space_dims)
     data_vars: dict[str, Any] = {
         name: xr.Variable(dims, indexing.LazilyIndexedArray(_FieldArray(source, name)),

@@ -92,7 +92,8 @@ class CFSource(Source):
                 self.coords[d] = ds[d].values
                 self.units[d] = str(ds[d].attrs.get("units", "1"))
         self._masked = [n for n in names if "_FillValue" in ds[n].encoding or "missing_value" in ds[n].encoding]
-        self.variables = [*names, *(f"{n}_mask" for n in self._masked)]
+        self._mask_names = [f"{n}_mask" for n in self._masked]
+        self.variables = [*names, *self._mask_names]
         for n in names:
             self.units[n] = str(ds[n].attrs.get("units", "1"))
         time_attrs = ds[self.time_dim].encoding if self.time_dim in ds.variables else {}
@@ -103,6 +104,17 @@ class CFSource(Source):
 
     def open(self) -> xr.Dataset:
         return open_cf(self.path)
+
+    def to_xarray(self) -> xr.Dataset:
+        """The file's own lazy variables in our dim order; fill values stay NaN (no mask channels)."""
+        ds = open_cf(self.path)[[v for v in self.variables if v not in self._mask_names]]
+        if self.sample_dim is None:
+            ds = ds.expand_dims("sample")
+        else:
+            ds = ds.rename({self.sample_dim: "sample"})
+        ds = ds.rename({self.time_dim: "time"}).transpose("sample", "time", *self.space_dims, ...)
+        ds.attrs.update(source_format=self.format, source_path=str(self.path), calendar=self.attrs["calendar"])
+        return ds
 
     def read_field(self, handle: xr.Dataset, name: str, sample: int, times: slice) -> np.ndarray:
         mask = name.endswith("_mask") and name[:-5] in self._masked

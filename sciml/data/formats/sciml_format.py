@@ -8,6 +8,7 @@ import h5py
 import numpy as np
 
 from sciml.data.formats.base import Source
+from sciml.data.io import DataError
 
 
 def dimension_names(dset: h5py.Dataset) -> list[str]:
@@ -36,18 +37,15 @@ def _attr(value):
 class SciMLSource(Source):
     def __init__(self, path: Path, f: h5py.File, variables: list[str] | None = None):
         super().__init__(path=path, format="sciml")
-        fields = [n for n, o in f.items() if isinstance(o, h5py.Dataset) and dimension_names(o)[:2] == ["sample", "time"]]
+        fields = [n for n, o in f.items()
+                  if isinstance(o, h5py.Dataset) and dimension_names(o)[:2] == ["sample", "time"]]
         self.variables = list(variables) if variables else fields
         missing = [v for v in self.variables if v not in fields]
         if missing:
-            from sciml.data.io import DataError
-
             raise DataError(f"{path}: missing variable {missing[0]!r} (fields: {', '.join(fields)})")
         first = f[self.variables[0]]
         shapes = {v: f[v].shape for v in self.variables}
         if len(set(shapes.values())) != 1:
-            from sciml.data.io import DataError
-
             raise DataError(f"{path}: variables have different shapes {shapes}")
         dims = dimension_names(first)
         self.n_samples, self.n_times, self.spatial_shape = first.shape[0], first.shape[1], tuple(first.shape[2:])

@@ -61,7 +61,10 @@ class TheWellSource(Source):
         for order, group in enumerate(GROUPS):
             if group not in f:
                 continue
-            for name, dset in f[group].items():
+            names = [n for n in _list(f[group].attrs.get("field_names")) if n in f[group]]
+            names += [n for n in f[group] if n not in names]  # the listed order first, as The Well intends
+            for name in names:
+                dset = f[group][name]
                 sample_varying = bool(dset.attrs.get("sample_varying", True))
                 time_varying = bool(dset.attrs.get("time_varying", True))
                 self._varying[f"{group}/{name}"] = (sample_varying, time_varying)

@@ -36,3 +36,38 @@ def test_changed_parameters_never_reuse_stale_files(tmp_path):
     c = load_config(tiny_overrides(tmp_path, **{"dataset.device": "cpu", "dataset.root": "elsewhere"})).dataset
     assert recipes.dataset_dir(a) != recipes.dataset_dir(b)
     assert recipes.recipe_hash(a) == recipes.recipe_hash(c)
+
+
+def test_generation_is_streamed_in_blocks_and_independent_of_the_block_size(tmp_path, monkeypatch):
+    small = load_config(tiny_overrides(tmp_path / "a", **{"dataset.batch_size": 3})).dataset
+    large = load_config(tiny_overrides(tmp_path / "b", **{"dataset.batch_size": 16})).dataset
+    assert recipes.recipe_hash(small) == recipes.recipe_hash(large)
+    recipe = recipes.get("ks1d")
+    calls = []
+
+    def spy(cfg, split, start, stop):
+        calls.append((split, start, stop))
+        return recipe.simulate(cfg, split, start, stop)
+
+    monkeypatch.setattr(recipes, "get", lambda name: recipes.DatasetRecipe(recipe.config, recipe.layout, spy))
+    a = recipes.ensure_dataset(small, progress=False)
+    assert [c for c in calls if c[0] == "train"] == [("train", s, min(s + 3, 16)) for s in range(0, 16, 3)]
+    b = recipes.ensure_dataset(large, progress=False)
+    np.testing.assert_allclose(open_dataset(a["train"]).u.values, open_dataset(b["train"]).u.values, atol=1e-5)
+
+
+def test_a_failed_generation_leaves_no_file(tmp_path, monkeypatch):
+    cfg = load_config(tiny_overrides(tmp_path)).dataset
+    recipe = recipes.get("ks1d")
+
+    def fail_midway(cfg, split, start, stop):
+        if start > 0:
+            raise FloatingPointError("blew up")
+        return recipe.simulate(cfg, split, start, stop)
+
+    monkeypatch.setattr(recipes, "get", lambda name: recipes.DatasetRecipe(recipe.config, recipe.layout, fail_midway))
+    cfg.batch_size = 4
+    with pytest.raises(FloatingPointError):
+        recipes.ensure_dataset(cfg, progress=False)
+    folder = recipes.dataset_dir(cfg)
+    assert not any(folder.iterdir()), list(folder.iterdir())

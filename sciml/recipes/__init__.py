@@ -1,8 +1,9 @@
 """Dataset recipes, found by name: the ``dataset:`` section of a config names one and sets its parameters.
 
-A recipe generates each split (``train``, ``valid``, ``test``) with a simulator from ``sciml.sim`` and
-writes it in our schema. Files live under ``<root>/<name>-<hash>/<split>.nc``, where the hash covers every
-parameter of the recipe, so changing a parameter can never silently reuse stale data.
+A recipe declares each split's layout (``train``, ``valid``, ``test``) and simulates it block by block with
+a simulator from ``sciml.sim``; blocks are written as they come (the split is never held whole in memory)
+to a temporary file renamed at the end. Files live under ``<root>/<name>-<hash>/<split>.nc``, where the hash
+covers every parameter that changes the data, so changing one can never silently reuse stale files.
 """
 
 from __future__ import annotations
@@ -14,23 +15,24 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-import xarray as xr
+import numpy as np
+from tqdm.auto import tqdm
 
-from sciml.data import write_dataset
-from sciml.recipes.ks1d import KS1DConfig, generate_ks1d
+from sciml.data import TrajectoryWriter
+from sciml.recipes.ks1d import KS1DConfig, ks1d_layout, ks1d_simulate
+from sciml.recipes.layout import SPLITS, SplitLayout, split_index
 from sciml.registry import Registry
-
-SPLITS = ("train", "valid", "test")
 
 
 @dataclass(frozen=True)
 class DatasetRecipe:
     config: type
-    generate: Callable[[Any, str, bool], xr.Dataset]  # (config, split, progress) -> dataset
+    layout: Callable[[Any, str], SplitLayout]  # (config, split) -> shapes, coordinates, attributes
+    simulate: Callable[[Any, str, int, int], dict[str, np.ndarray]]  # (config, split, start, stop) -> fields
 
 
 registry: Registry[DatasetRecipe] = Registry("dataset")
-registry.register("ks1d", DatasetRecipe(KS1DConfig, generate_ks1d))
+registry.register("ks1d", DatasetRecipe(KS1DConfig, ks1d_layout, ks1d_simulate))
 
 
 def get(name: str) -> DatasetRecipe:
@@ -38,8 +40,8 @@ def get(name: str) -> DatasetRecipe:
 
 
 def recipe_hash(cfg: Any) -> str:
-    """Eight hex digits identifying every generation parameter (``root`` and ``device`` excluded)."""
-    params = {k: v for k, v in asdict(cfg).items() if k not in ("root", "device")}
+    """Eight hex digits identifying the parameters that change the data (not root, device, batch_size)."""
+    params = {k: v for k, v in asdict(cfg).items() if k not in ("root", "device", "batch_size")}
     return hashlib.sha256(json.dumps(params, sort_keys=True).encode()).hexdigest()[:8]
 
 
@@ -48,8 +50,7 @@ def dataset_dir(cfg: Any) -> Path:
 
 
 def split_path(cfg: Any, split: str) -> Path:
-    if split not in SPLITS:
-        raise ValueError(f"unknown split {split!r} (known: {', '.join(SPLITS)})")
+    split_index(split)
     return dataset_dir(cfg) / f"{split}.nc"
 
 
@@ -60,8 +61,22 @@ def ensure_dataset(cfg: Any, progress: bool = True, overwrite: bool = False) -> 
     for split in SPLITS:
         path = split_path(cfg, split)
         if overwrite or not path.is_file():
-            ds = recipe.generate(cfg, split, progress)
-            ds.attrs["recipe_hash"] = recipe_hash(cfg)
-            write_dataset(ds, path)
+            generate_split(recipe, cfg, split, path, progress)
         paths[split] = path
     return paths
+
+
+def generate_split(recipe: DatasetRecipe, cfg: Any, split: str, path: Path, progress: bool = True) -> Path:
+    """Simulate one split in blocks of ``cfg.batch_size`` trajectories, writing each block as it comes."""
+    layout = recipe.layout(cfg, split)
+    n = layout.n_samples
+    batch = max(1, getattr(cfg, "batch_size", n))
+    attrs = {**layout.attrs, "recipe_hash": recipe_hash(cfg)}
+    with TrajectoryWriter(path, layout.fields, time=layout.time, space=layout.space, attrs=attrs,
+                          units=layout.units, long_names=layout.long_names) as writer:
+        with tqdm(total=n, desc=f"{cfg.name} {split}", unit="traj", disable=not progress, leave=False) as bar:
+            for start in range(0, n, batch):
+                stop = min(start + batch, n)
+                writer.write(start, recipe.simulate(cfg, split, start, stop))
+                bar.update(stop - start)
+    return path

@@ -7,10 +7,8 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 import torch
-import xarray as xr
-from tqdm.auto import tqdm
 
-from sciml.data import trajectories_dataset
+from sciml.recipes.layout import SplitLayout, split_index
 from sciml.sim import KuramotoSivashinsky
 
 
@@ -34,7 +32,7 @@ class KS1DConfig:
     steps_train: int = 140  # stored frames after the first, per trajectory
     steps_eval: int = 640  # for valid and test
     seed: int = 0
-    batch_size: int = 256  # trajectories simulated together
+    batch_size: int = 256  # trajectories simulated (and written) together
     device: str = "auto"  # where to simulate: auto (CUDA if present), cpu, cuda
 
 
@@ -46,30 +44,14 @@ def random_sines(x: np.ndarray, L: float, n_samples: int, n_sines: int, max_k: i
     return (amp * np.sin(2 * math.pi * k * x / L + phase)).sum(axis=1)
 
 
-def generate_ks1d(cfg: KS1DConfig, split: str, progress: bool = True) -> xr.Dataset:
-    """Simulate one split in float64 and return it in our schema (fields stored as float32)."""
-    split_index = ("train", "valid", "test").index(split)
-    n_samples = (cfg.n_train, cfg.n_valid, cfg.n_test)[split_index]
-    steps = cfg.steps_train if split == "train" else cfg.steps_eval
-    device = torch.device("cuda" if cfg.device == "auto" and torch.cuda.is_available() else
-                          ("cpu" if cfg.device == "auto" else cfg.device))
-    sim = KuramotoSivashinsky(n=cfg.n, L=cfg.L, nu=cfg.nu)
-    x = sim.grid.numpy()
-    rng = np.random.default_rng([cfg.seed, split_index])
-    u0 = random_sines(x, cfg.L, n_samples, cfg.n_sines, cfg.max_wavenumber, rng)
-    h = cfg.dt / cfg.substeps
-    burn_steps = int(round(cfg.burn_in / h))
-    out = np.empty((n_samples, steps + 1, cfg.n), dtype=np.float32)
-    batches = range(0, n_samples, cfg.batch_size)
-    for start in tqdm(batches, desc=f"ks1d {split}", disable=not progress, leave=False):
-        u = torch.as_tensor(u0[start:start + cfg.batch_size], dtype=torch.float64, device=device)
-        with torch.no_grad():
-            u = sim.rollout(u, burn_steps, h, save_every=max(burn_steps, 1))[..., -1, :]
-            traj = sim.rollout(u, steps * cfg.substeps, h, save_every=cfg.substeps)
-        if not torch.isfinite(traj).all():
-            raise FloatingPointError(f"ks1d {split}: the simulation produced NaN/inf; lower dt or raise substeps")
-        out[start:start + len(u)] = traj.cpu().numpy()
-    attrs = {f"param_{k}": v for k, v in asdict(cfg).items() if k not in ("root", "device", "name")}
+def _sizes(cfg: KS1DConfig, split: str) -> tuple[int, int]:
+    i = split_index(split)
+    return (cfg.n_train, cfg.n_valid, cfg.n_test)[i], (cfg.steps_train if split == "train" else cfg.steps_eval)
+
+
+def ks1d_layout(cfg: KS1DConfig, split: str) -> SplitLayout:
+    n_samples, steps = _sizes(cfg, split)
+    attrs = {f"param_{k}": v for k, v in asdict(cfg).items() if k not in ("root", "device", "name", "batch_size")}
     attrs.update(
         title=f"Kuramoto-Sivashinsky trajectories ({split})",
         system="kuramoto_sivashinsky",
@@ -81,10 +63,33 @@ def generate_ks1d(cfg: KS1DConfig, split: str, progress: bool = True) -> xr.Data
         dt=cfg.dt,
         method="pseudo-spectral ETDRK4 (Kassam & Trefethen 2005), float64",
     )
-    return trajectories_dataset(
-        {"u": out},
+    return SplitLayout(
+        fields={"u": (n_samples, steps + 1, cfg.n)},
         time=np.arange(steps + 1) * cfg.dt,
-        space={"x": x},
+        space={"x": KuramotoSivashinsky(n=cfg.n, L=cfg.L).grid.numpy()},
         attrs=attrs,
         long_names={"u": "KS field"},
     )
+
+
+def ks1d_simulate(cfg: KS1DConfig, split: str, start: int, stop: int) -> dict[str, np.ndarray]:
+    """Trajectories ``start..stop-1`` of a split in float64, returned as float32 ``(B, steps + 1, n)``.
+
+    The initial conditions of the whole split are drawn from one seeded stream, so a trajectory does not
+    depend on how the split is batched.
+    """
+    n_samples, steps = _sizes(cfg, split)
+    device = torch.device("cuda" if cfg.device == "auto" and torch.cuda.is_available() else
+                          ("cpu" if cfg.device == "auto" else cfg.device))
+    sim = KuramotoSivashinsky(n=cfg.n, L=cfg.L, nu=cfg.nu)
+    rng = np.random.default_rng([cfg.seed, split_index(split)])
+    u0 = random_sines(sim.grid.numpy(), cfg.L, n_samples, cfg.n_sines, cfg.max_wavenumber, rng)[start:stop]
+    h = cfg.dt / cfg.substeps
+    burn_steps = int(round(cfg.burn_in / h))
+    u = torch.as_tensor(u0, dtype=torch.float64, device=device)
+    with torch.no_grad():
+        u = sim.rollout(u, burn_steps, h, save_every=max(burn_steps, 1))[..., -1, :]
+        traj = sim.rollout(u, steps * cfg.substeps, h, save_every=cfg.substeps)
+    if not torch.isfinite(traj).all():
+        raise FloatingPointError(f"ks1d {split}: the simulation produced NaN/inf; lower dt or raise substeps")
+    return {"u": traj.cpu().numpy().astype(np.float32)}

@@ -47,6 +47,21 @@ class Source:
     def open(self) -> Any:
         raise NotImplementedError
 
+    def h5(self, handle: Any, key: str) -> Any:
+        """``handle[key]``, cached per open handle and process (an h5py lookup costs tens of microseconds)."""
+        cache = self.__dict__.setdefault("_h5_cache", {})
+        ident = (os.getpid(), id(handle), key)
+        if ident not in cache:
+            if len(cache) > 256:
+                cache.clear()
+            cache[ident] = (handle, handle[key])  # keep the handle alive so that its id is not reused
+        return cache[ident][1]
+
+    def __getstate__(self) -> dict:
+        state = self.__dict__.copy()
+        state.pop("_h5_cache", None)  # never carry file objects into another process
+        return state
+
     def read_field(self, handle: Any, name: str, sample: int, times: slice) -> np.ndarray:
         """One field of one sample at ``times``: ``(T, *space)``."""
         raise NotImplementedError
@@ -61,7 +76,7 @@ class Source:
                 out.append(np.asarray(self.read_field(handle, name, sample, times), dtype=np.float32))
             except (OSError, KeyError, ValueError, TypeError) as exc:
                 raise DataError(f"{self.path}: cannot read field {name!r} of sample {sample} ({exc})") from exc
-        return np.stack(out, axis=1)
+        return out[0][:, None] if len(out) == 1 else np.stack(out, axis=1)
 
     def to_xarray(self) -> xr.Dataset:
         """The source in our schema, lazily: values are read from the file only when indexed."""
@@ -81,6 +96,18 @@ class Source:
             if dim in self.coords and len(self.coords[dim]) != size:
                 raise DataError(f"{self.path}: coordinate {dim!r} has {len(self.coords[dim])} points, "
                                 f"fields have {size}")
+
+
+def contiguous(times: slice, n_times: int) -> tuple[slice, int]:
+    """A short strided time range as one contiguous block plus the step to take in memory.
+
+    HDF5 strided selections cost more than reading the few frames in between and subsampling.
+    """
+    start, stop, step = times.indices(n_times)
+    count = len(range(start, stop, step))
+    if step > 1 and count and (stop - start) <= 8 * count:
+        return slice(start, start + (count - 1) * step + 1), step
+    return slice(start, stop, step), 1
 
 
 class _FieldArray(BackendArray):

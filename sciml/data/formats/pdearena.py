@@ -15,7 +15,7 @@ from pathlib import Path
 import h5py
 import numpy as np
 
-from sciml.data.formats.base import Source
+from sciml.data.formats.base import Source, contiguous
 from sciml.data.io import DataError
 
 SPLITS = ("train", "valid", "test")
@@ -89,4 +89,5 @@ class PDEArenaSource(Source):
         return h5py.File(self.path, "r")
 
     def read_field(self, handle: h5py.File, name: str, sample: int, times: slice) -> np.ndarray:
-        return handle[self.split][self._datasets[name]][sample, times]
+        block, step = contiguous(times, self.n_times)
+        return self.h5(handle, f"{self.split}/{self._datasets[name]}")[sample, block][::step]

@@ -15,7 +15,7 @@ from pathlib import Path
 import h5py
 import numpy as np
 
-from sciml.data.formats.base import Source
+from sciml.data.formats.base import Source, contiguous
 from sciml.data.io import DataError
 
 CFD_FIELDS = ("density", "pressure", "Vx", "Vy", "Vz")
@@ -71,7 +71,8 @@ class PDEBenchSingle(Source):
         return h5py.File(self.path, "r")
 
     def read_field(self, handle: h5py.File, name: str, sample: int, times: slice) -> np.ndarray:
-        return handle[name][sample, times]
+        block, step = contiguous(times, self.n_times)
+        return self.h5(handle, name)[sample, block][::step]
 
 
 class PDEBenchMulti(Source):
@@ -109,4 +110,5 @@ class PDEBenchMulti(Source):
         return h5py.File(self.path, "r")
 
     def read_field(self, handle: h5py.File, name: str, sample: int, times: slice) -> np.ndarray:
-        return handle[self.groups[sample]]["data"][times, ..., self.channel_of[name]]
+        block, step = contiguous(times, self.n_times)
+        return self.h5(handle, f"{self.groups[sample]}/data")[block, ..., self.channel_of[name]][::step]

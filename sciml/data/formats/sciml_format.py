@@ -7,7 +7,7 @@ from pathlib import Path
 import h5py
 import numpy as np
 
-from sciml.data.formats.base import Source
+from sciml.data.formats.base import Source, contiguous
 from sciml.data.io import DataError
 
 
@@ -65,4 +65,5 @@ class SciMLSource(Source):
         return h5py.File(self.path, "r")
 
     def read_field(self, handle: h5py.File, name: str, sample: int, times: slice) -> np.ndarray:
-        return handle[name][sample, times]
+        block, step = contiguous(times, self.n_times)
+        return self.h5(handle, name)[sample, block][::step]

@@ -139,7 +139,7 @@ class TheWellSource(Source):
     def read_field(self, handle: h5py.File, name: str, sample: int, times: slice) -> np.ndarray:
         group, dataset, comp = self._fields[name]
         sample_varying, time_varying = self._varying[f"{group}/{dataset}"]
-        dset = handle[group][dataset]
+        dset = self.h5(handle, f"{group}/{dataset}")
         index: tuple = ((sample,) if sample_varying else ()) + ((times,) if time_varying else ())
         index += (Ellipsis, *comp)
         data = dset[index]

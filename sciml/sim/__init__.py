@@ -2,5 +2,6 @@
 
 from sciml.sim.base import Simulator
 from sciml.sim.ks import KuramotoSivashinsky
+from sciml.sim.lorenz96 import Lorenz96, TwoScaleLorenz96, lyapunov_exponents
 
-__all__ = ["KuramotoSivashinsky", "Simulator"]
+__all__ = ["KuramotoSivashinsky", "Lorenz96", "Simulator", "TwoScaleLorenz96", "lyapunov_exponents"]

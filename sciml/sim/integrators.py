@@ -29,3 +29,12 @@ def etdrk4_step(
     c = e2 * a + q * (2 * nb - nv)
     nc = nonlinear(c)
     return e * v + coef["f1"] * nv + 2 * coef["f2"] * (na + nb) + coef["f3"] * nc
+
+
+def rk4_step(f: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor, dt: float) -> torch.Tensor:
+    """Classical fourth-order Runge–Kutta step of ``x' = f(x)``."""
+    k1 = f(x)
+    k2 = f(x + 0.5 * dt * k1)
+    k3 = f(x + 0.5 * dt * k2)
+    k4 = f(x + dt * k3)
+    return x + dt / 6 * (k1 + 2 * k2 + 2 * k3 + k4)

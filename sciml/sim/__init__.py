@@ -3,5 +3,13 @@
 from sciml.sim.base import Simulator
 from sciml.sim.ks import KuramotoSivashinsky
 from sciml.sim.lorenz96 import Lorenz96, TwoScaleLorenz96, lyapunov_exponents
+from sciml.sim.ns2d import NavierStokes2D
 
-__all__ = ["KuramotoSivashinsky", "Lorenz96", "Simulator", "TwoScaleLorenz96", "lyapunov_exponents"]
+__all__ = [
+    "KuramotoSivashinsky",
+    "Lorenz96",
+    "NavierStokes2D",
+    "Simulator",
+    "TwoScaleLorenz96",
+    "lyapunov_exponents",
+]

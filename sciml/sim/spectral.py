@@ -49,3 +49,46 @@ def etdrk4_coefficients(linear: torch.Tensor, dt: float, n_contour: int = 32) ->
         "f2": h * mean((2 + lr + e_lr * (lr - 2)) / lr**3),
         "f3": h * mean((-4 - 3 * lr - lr**2 + e_lr * (4 - lr)) / lr**3),
     }
+
+
+def rfft2_wavenumbers(n: int, length: float, dtype=torch.float64, device=None) -> tuple[torch.Tensor, torch.Tensor]:
+    """Angular wavenumbers of ``torch.fft.rfft2`` on an ``n x n`` grid indexed ``[x, y]``.
+
+    Returns ``kx`` ``(n, 1)`` (full axis, dim -2) and ``ky`` ``(1, n // 2 + 1)`` (half axis, dim -1).
+    """
+    scale = 2 * math.pi / length
+    kx = scale * torch.fft.fftfreq(n, d=1.0 / n, dtype=dtype, device=device)[:, None]
+    ky = scale * torch.fft.rfftfreq(n, d=1.0 / n, dtype=dtype, device=device)[None, :]
+    return kx, ky
+
+
+def two_thirds_mask_2d(n: int, device=None) -> torch.Tensor:
+    """2/3-rule mask for rfft2 modes: ``|k_x| < n/3`` and ``|k_y| < n/3`` (integer wavenumbers)."""
+    kx = torch.fft.fftfreq(n, d=1.0 / n, device=device).abs()[:, None]
+    ky = torch.fft.rfftfreq(n, d=1.0 / n, device=device)[None, :]
+    return (kx < n / 3) & (ky < n / 3)
+
+
+def nyquist_free_mask_2d(n: int, device=None) -> torch.Tensor:
+    """rfft2 modes without the Nyquist row and column (``|k_x| < n/2``, ``k_y < n/2``)."""
+    kx = torch.fft.fftfreq(n, d=1.0 / n, device=device).abs()[:, None]
+    ky = torch.fft.rfftfreq(n, d=1.0 / n, device=device)[None, :]
+    return (kx < n / 2) & (ky < n / 2)
+
+
+def pad_spectrum_2d(w_hat: torch.Tensor, m: int) -> torch.Tensor:
+    """Zero-pad rfft2 coefficients of an ``n x n`` grid to an ``m x m`` grid (m > n), amplitudes kept."""
+    n = w_hat.shape[-2]
+    out = w_hat.new_zeros(*w_hat.shape[:-2], m, m // 2 + 1)
+    half = n // 2
+    out[..., :half, : n // 2 + 1] = w_hat[..., :half, :]
+    out[..., m - half:, : n // 2 + 1] = w_hat[..., n - half:, :]
+    return out * (m / n) ** 2
+
+
+def truncate_spectrum_2d(w_hat: torch.Tensor, n: int) -> torch.Tensor:
+    """The inverse of :func:`pad_spectrum_2d`: keep the modes of an ``n x n`` grid."""
+    m = w_hat.shape[-2]
+    half = n // 2
+    out = torch.cat([w_hat[..., :half, : n // 2 + 1], w_hat[..., m - half:, : n // 2 + 1]], dim=-2)
+    return out * (n / m) ** 2

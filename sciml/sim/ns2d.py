@@ -50,8 +50,9 @@ class NavierStokes2D(Simulator):
     """
 
     def __init__(self, n: int = 128, L: float = 2 * math.pi, nu: float = 1e-3,
-                 forcing: str | torch.Tensor | None = None, k_f: int = 4, forcing_amplitude: float = 1.0, drag: float = 0.0, beta: float = 0.0,
-                 hyperviscosity: float = 0.0, hyper_order: int = 2, dealias: str = "2/3", stepper: str = "cn_rk4"):
+                 forcing: str | torch.Tensor | None = None, k_f: int = 4, forcing_amplitude: float = 1.0,
+                 drag: float = 0.0, beta: float = 0.0, hyperviscosity: float = 0.0, hyper_order: int = 2,
+                 dealias: str = "2/3", stepper: str = "cn_rk4"):
         super().__init__()
         if n < 4 or n % 2:
             raise ValueError(f"n must be even and >= 4, got {n}")

@@ -96,8 +96,10 @@ def test_configuration_reference_documents_every_key():
 
     doc = (ROOT / "docs" / "configuration.md").read_text()
     missing = []
-    for solver in ("fno", "unet"):
-        root = schema(solver, "ks1d")
+    from sciml import recipes
+
+    for solver, dataset in [(s, "ks1d") for s in ("fno", "unet")] + [("fno", d) for d in recipes.registry.names()]:
+        root = schema(solver, dataset)
         for section in fields(root):
             for f in fields(section.default_factory):
                 if f"`{section.name}.{f.name}`" not in doc and f"`{section.name}.{f.name}`," not in doc:

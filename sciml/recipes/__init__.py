@@ -19,8 +19,18 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from sciml.data import TrajectoryWriter
+from sciml.recipes.burgers1d import Burgers1DConfig, burgers_layout, burgers_simulate
 from sciml.recipes.ks1d import KS1DConfig, ks1d_layout, ks1d_simulate
 from sciml.recipes.layout import SPLITS, SplitLayout, split_index
+from sciml.recipes.lorenz96 import Lorenz96TwoScaleConfig, l96_layout, l96_simulate
+from sciml.recipes.ns2d import (
+    Decaying2DConfig,
+    Kolmogorov2DConfig,
+    NS2DFNOConfig,
+    SmarlCasesConfig,
+    ns2d_layout,
+    ns2d_simulate,
+)
 from sciml.registry import Registry
 
 
@@ -33,6 +43,10 @@ class DatasetRecipe:
 
 registry: Registry[DatasetRecipe] = Registry("dataset")
 registry.register("ks1d", DatasetRecipe(KS1DConfig, ks1d_layout, ks1d_simulate))
+registry.register("burgers1d", DatasetRecipe(Burgers1DConfig, burgers_layout, burgers_simulate))
+registry.register("lorenz96_two_scale", DatasetRecipe(Lorenz96TwoScaleConfig, l96_layout, l96_simulate))
+for _config in (Kolmogorov2DConfig, Decaying2DConfig, SmarlCasesConfig, NS2DFNOConfig):
+    registry.register(_config.name, DatasetRecipe(_config, ns2d_layout, ns2d_simulate))
 
 
 def get(name: str) -> DatasetRecipe:

@@ -33,7 +33,31 @@ def py2d(n: int, length: float = 2 * math.pi, k_f: int = 4, amplitude: float = 1
     return amplitude * k_f * (torch.cos(k * x) + torch.cos(k * y))
 
 
-FORCINGS = {"kolmogorov": kolmogorov, "py2d": py2d}
+def fno_benchmark(n: int, length: float = 1.0, k_f: int = 1, amplitude: float = 0.1,
+                  dtype=torch.float64) -> torch.Tensor:
+    """The FNO paper's vorticity forcing ``A (sin(2 pi k_f (x + y) / L) + cos(2 pi k_f (x + y) / L))``, A = 0.1."""
+    x, y = grid_2d(n, length, dtype)
+    phase = 2 * math.pi * k_f * (x + y) / length
+    return amplitude * (torch.sin(phase) + torch.cos(phase))
+
+
+FORCINGS = {"kolmogorov": kolmogorov, "py2d": py2d, "fno": fno_benchmark}
+
+
+def gaussian_random_field(n: int, length: float = 1.0, batch: tuple[int, ...] = (), alpha: float = 2.5,
+                          tau: float = 7.0, sigma: float | None = None, generator: torch.Generator | None = None,
+                          dtype=torch.float64) -> torch.Tensor:
+    """Samples of ``N(0, sigma^2 (-lap + tau^2)^(-alpha))`` on a periodic square (the FNO benchmark's initial
+    vorticity with ``alpha = 2.5``, ``tau = 7``, ``sigma = tau^(alpha - 1) = 7^1.5``), zero mean, ``(*batch, n, n)``."""
+    from sciml.sim.spectral import rfft2_wavenumbers
+
+    sigma = tau ** (alpha - 1) if sigma is None else sigma
+    kx, ky = rfft2_wavenumbers(n, length, dtype)
+    std = sigma * (kx**2 + ky**2 + tau**2) ** (-alpha / 2)
+    std[0, 0] = 0.0
+    noise = torch.randn(*batch, n, n // 2 + 1, 2, generator=generator, dtype=dtype)
+    coeff = torch.view_as_complex(noise.contiguous()) * std * n * n / math.sqrt(2)
+    return torch.fft.irfft2(coeff, s=(n, n))
 
 
 def mcwilliams_initial(n: int, length: float = 2 * math.pi, batch: tuple[int, ...] = (), k0: float = 6.0,

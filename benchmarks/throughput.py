@@ -17,6 +17,7 @@ import time
 import torch
 
 from sciml import solvers
+from sciml.runtime import tune_cpu_allocator
 from sciml.sim import KuramotoSivashinsky
 from sciml.solvers import SolverIO
 
@@ -45,6 +46,7 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=32)
     parser.add_argument("--amp", action="store_true", help="float16 autocast for the training rows (CUDA)")
     args = parser.parse_args()
+    tune_cpu_allocator()
     torch.set_num_threads(args.threads)
     device = torch.device(args.device)
     b, n, substeps_per_model_step = args.batch, 256, 16

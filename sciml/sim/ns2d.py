@@ -90,8 +90,12 @@ class NavierStokes2D(Simulator):
             # ambiguous, so that the truncated system conserves energy and enstrophy exactly.
             mask = two_thirds_mask_2d(self.n) if self.dealias == "2/3" else nyquist_free_mask_2d(self.n)
             ops = {"kx": kx, "ky": ky, "k2": k2, "inv_k2": inv_k2, "linear": linear,
-                   "mask": mask.to(torch.float64)}
+                   "mask": mask.to(torch.float64), "neg_mask": -mask.to(torch.float64)}
             ops = {k: v.to(dtype=real, device=device) for k, v in ops.items()}
+            complex_dtype = torch.complex128 if real == torch.float64 else torch.complex64
+            # omega_hat -> (u, v, omega_x, omega_y): u = -psi_y = i k_y omega / k^2, v = psi_x = -i k_x omega / k^2
+            ops["derivatives"] = [op.to(dtype=complex_dtype, device=device) for op in
+                                  (1j * ky * inv_k2, -1j * kx * inv_k2, 1j * kx + 0 * ky, 1j * ky + 0 * kx)]
             if self.forcing is not None:
                 ops["f_hat"] = torch.fft.rfft2(self.forcing).to(device)
                 ops["f_hat"] = ops["f_hat"].to(torch.complex128 if real == torch.float64 else torch.complex64)
@@ -112,23 +116,25 @@ class NavierStokes2D(Simulator):
 
     def jacobian_hat(self, w_hat: torch.Tensor) -> torch.Tensor:
         """Fourier transform of ``J(psi, omega) = u . grad(omega)``, dealiased."""
+        return self._advection_hat(w_hat) * self.operators(_real_dtype(w_hat), w_hat.device)["mask"]
+
+    def _advection_hat(self, w_hat: torch.Tensor) -> torch.Tensor:
+        """``F[u . grad(omega)]`` before the final dealiasing mask (4 inverse and 1 forward FFT)."""
         ops = self.operators(_real_dtype(w_hat), w_hat.device)
-        kx, ky = ops["kx"], ops["ky"]
-        psi_hat = -w_hat * ops["inv_k2"]
-        parts = (-1j * ky * psi_hat, 1j * kx * psi_hat, 1j * kx * w_hat, 1j * ky * w_hat)  # u, v, w_x, w_y
         if self.dealias == "3/2":
             m = 3 * self.n // 2
-            u, v, wx, wy = (torch.fft.irfft2(pad_spectrum_2d(p, m), s=(m, m)) for p in parts)
-            return truncate_spectrum_2d(torch.fft.rfft2(u * wx + v * wy), self.n) * ops["mask"]
-        u, v, wx, wy = (self.to_physical(p) for p in parts)
-        return torch.fft.rfft2(u * wx + v * wy) * ops["mask"]
+            u, v, wx, wy = (torch.fft.irfft2(pad_spectrum_2d(w_hat * d, m), s=(m, m)) for d in ops["derivatives"])
+            return truncate_spectrum_2d(torch.fft.rfft2(torch.addcmul(u * wx, v, wy)), self.n)
+        u, v, wx, wy = (self.to_physical(w_hat * d) for d in ops["derivatives"])
+        return torch.fft.rfft2(torch.addcmul(u * wx, v, wy))
 
     def explicit_hat(self, w_hat: torch.Tensor, closure: Closure | None = None) -> torch.Tensor:
         """Explicit tendency ``-J + f - beta psi_x (+ closure)`` in Fourier space."""
         ops = self.operators(_real_dtype(w_hat), w_hat.device)
-        out = -self.jacobian_hat(w_hat)
         if "f_hat" in ops:
-            out = out + ops["f_hat"]
+            out = torch.addcmul(ops["f_hat"], self._advection_hat(w_hat), ops["neg_mask"])
+        else:
+            out = self._advection_hat(w_hat) * ops["neg_mask"]
         if self.beta:
             out = out - self.beta * 1j * ops["kx"] * (-w_hat * ops["inv_k2"])
         if closure is not None:
@@ -153,12 +159,16 @@ class NavierStokes2D(Simulator):
             return self.explicit_hat(v, closure)
 
         if self.stepper == "cn_rk4":
-            h = torch.zeros_like(w_hat)
-            u = w_hat
+            key = ("cn_rk4", float(dt), w_hat.dtype, w_hat.device)
+            if key not in self._cache:  # u <- (u + gamma dt h + mu L u) / (1 - mu L) = A u + B h
+                mus = [0.5 * dt * (_CK_ALPHA[k + 1] - _CK_ALPHA[k]) for k in range(5)]
+                self._cache[key] = {"A": [(1 + mu * lin) / (1 - mu * lin) for mu in mus],
+                                    "B": [_CK_GAMMA[k] * dt / (1 - mus[k] * lin) for k in range(5)]}
+            factors = self._cache[key]
+            u, h = w_hat, None
             for k in range(5):
-                h = explicit(u) + _CK_BETA[k] * h
-                mu = 0.5 * dt * (_CK_ALPHA[k + 1] - _CK_ALPHA[k])
-                u = (u + _CK_GAMMA[k] * dt * h + mu * lin * u) / (1 - mu * lin)
+                h = explicit(u) if h is None else explicit(u).add_(h, alpha=_CK_BETA[k])
+                u = torch.addcmul(factors["A"][k] * u, factors["B"][k], h)
             return u, None
         if self.stepper == "ab2_cn":
             n_now = explicit(w_hat)
@@ -176,11 +186,14 @@ class NavierStokes2D(Simulator):
         return self.to_physical(self.step_hat(self.to_spectral(state), dt, closure)[0])
 
     def rollout(self, state: torch.Tensor, n_steps: int, dt: float, closure: Closure | None = None,
-                save_every: int = 1, checkpoint_every: int = 0) -> torch.Tensor:
+                save_every: int = 1, checkpoint_every: int = 0, checkpoint_reentrant: bool = True) -> torch.Tensor:
         """``(*batch, T, n, n)`` with ``T = n_steps // save_every + 1``, stepping in Fourier space.
 
         ``checkpoint_every > 0`` recomputes segments of that many steps in the backward pass
-        (``torch.utils.checkpoint``), so that backpropagation through long rollouts fits in memory.
+        (``torch.utils.checkpoint``), so that backpropagation through long rollouts fits in memory: the
+        reentrant variant (default) keeps memory flat in the number of steps but works with
+        ``loss.backward()`` only; ``checkpoint_reentrant=False`` also works with ``torch.autograd.grad`` but
+        its memory still grows with the number of steps (see docs/benchmarks.md).
         """
         if n_steps < 0 or save_every < 1:
             raise ValueError(f"need n_steps >= 0 and save_every >= 1, got {n_steps} and {save_every}")
@@ -197,7 +210,7 @@ class NavierStokes2D(Simulator):
             count = min(save_every - done % save_every, n_steps - done)
             if checkpoint_every and torch.is_grad_enabled() and w_hat.requires_grad:
                 count = min(count, checkpoint_every)
-                w_hat, previous = _checkpointed(advance, w_hat, previous, count)
+                w_hat, previous = _checkpointed(advance, w_hat, previous, count, checkpoint_reentrant)
             else:
                 w_hat, previous = advance(w_hat, previous, count)
             done += count
@@ -273,9 +286,14 @@ def _real_dtype(z: torch.Tensor) -> torch.dtype:
     return torch.float64 if z.dtype == torch.complex128 else torch.float32
 
 
-def _checkpointed(fn: Callable, w_hat: torch.Tensor, previous, count: int):
+def _checkpointed(fn: Callable, w_hat: torch.Tensor, previous, count: int, reentrant: bool):
+    """``fn(w_hat, previous, count)`` recomputed in the backward pass.
+
+    The reentrant variant runs each segment's backward as soon as it is recomputed and frees it; the
+    non-reentrant one keeps some recomputed tensors alive until the whole backward pass ends, so its
+    memory grows with the number of steps (measured in benchmarks/sim_ns2d.py --backward).
+    """
     from torch.utils.checkpoint import checkpoint
 
-    if previous is None:
-        return checkpoint(lambda w: fn(w, None, count), w_hat, use_reentrant=False)
-    return checkpoint(lambda w, p: fn(w, p, count), w_hat, previous, use_reentrant=False)
+    carried = () if previous is None else (previous,)
+    return checkpoint(lambda w, *p: fn(w, p[0] if p else None, count), w_hat, *carried, use_reentrant=reentrant)

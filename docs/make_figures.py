@@ -54,8 +54,8 @@ def turbulence():
     w = 2 * mcwilliams_initial(128, generator=torch.Generator().manual_seed(0))
     w = kol.rollout(w, 2000, 0.01, save_every=2000)[-1]
     dec = NavierStokes2D(n=128, nu=5e-4)
-    w2 = dec.rollout(mcwilliams_initial(128, generator=torch.Generator().manual_seed(1)) * 3, 1000, 0.01,
-                     save_every=1000)[-1]
+    w2 = dec.rollout(mcwilliams_initial(128, generator=torch.Generator().manual_seed(1)) * 2, 2000, 0.005,
+                     save_every=2000)[-1]
     beta = NavierStokes2D(n=128, nu=2e-3, drag=0.1, beta=20.0, forcing="py2d")
     w3 = beta.rollout(mcwilliams_initial(128, generator=torch.Generator().manual_seed(2)), 2000, 0.005,
                       save_every=2000)[-1]

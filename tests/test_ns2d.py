@@ -8,7 +8,14 @@ import torch
 from sciml.sim.forcings import grid_2d, mcwilliams_initial
 from sciml.sim.ns2d import STEPPERS, NavierStokes2D
 
-torch.set_default_dtype(torch.float64)
+
+@pytest.fixture(autouse=True)
+def float64_default():
+    """These checks run in float64; restore the default so other tests in the worker are unaffected."""
+    previous = torch.get_default_dtype()
+    torch.set_default_dtype(torch.float64)
+    yield
+    torch.set_default_dtype(previous)
 
 
 def random_band_limited(n, seed=0, kmax=4, batch=()):
@@ -160,3 +167,11 @@ def test_bad_arguments_are_named():
         NavierStokes2D(n=16, stepper="rk45")
     with pytest.raises(ValueError, match=r"\(16, 16\)"):
         NavierStokes2D(n=16).step(torch.zeros(2, 16, 15), 0.1)
+
+
+def test_a_blown_up_rollout_raises_and_names_the_steps():
+    n = 32
+    sim = NavierStokes2D(n=n, nu=0.0)
+    w = random_band_limited(n, kmax=8) * 200  # CFL far above 1 with dt = 0.1
+    with pytest.raises(FloatingPointError, match=r"blew up \(NaN/inf\) between steps \d+ and \d+; CFL number"):
+        sim.rollout(w, 200, 0.1, save_every=10)

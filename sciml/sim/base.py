@@ -9,6 +9,13 @@ import torch
 Closure = Callable[[torch.Tensor], torch.Tensor]
 
 
+def check_finite(state: torch.Tensor, name: str, start: int, stop: int, dt: float) -> None:
+    """Raise ``FloatingPointError`` naming the steps when a saved state holds NaN/inf (a blown-up run)."""
+    if not bool(torch.isfinite(state.detach()).all()):
+        raise FloatingPointError(f"{name} rollout blew up (NaN/inf) between steps {start} and {stop} "
+                                 f"(dt={dt}); reduce dt or check the parameters and the closure")
+
+
 class Simulator(torch.nn.Module):
     """Base class: subclasses implement ``rhs`` and ``step``; ``rollout`` is shared.
 
@@ -42,6 +49,7 @@ class Simulator(torch.nn.Module):
         for i in range(1, n_steps + 1):
             state = self.step(state, dt, closure=closure)
             if i % save_every == 0:
+                check_finite(state, type(self).__name__, i - save_every, i, dt)
                 saved.append(state)
         return torch.stack(saved, dim=state.dim() - n_space)
 

@@ -215,6 +215,12 @@ class NavierStokes2D(Simulator):
                 w_hat, previous = advance(w_hat, previous, count)
             done += count
             if done % save_every == 0:
+                if not bool(torch.isfinite(w_hat.detach()).all()):
+                    u, v = self.velocity(self.to_physical(saved[-1].detach()))
+                    cfl = float(torch.maximum(u.abs().max(), v.abs().max())) * dt / (self.L / self.n)
+                    raise FloatingPointError(
+                        f"NavierStokes2D rollout blew up (NaN/inf) between steps {done - count} and {done}; "
+                        f"CFL number max|u| dt / dx was {cfl:.3g} at the last saved state: reduce dt")
                 saved.append(w_hat)
         return self.to_physical(torch.stack(saved, dim=w_hat.dim() - 2))
 

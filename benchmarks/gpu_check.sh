@@ -13,6 +13,9 @@ start=$(date +%s)
 $PY -m sciml.train trainer.device=cuda trainer.max_steps=500 trainer.progress=lines trainer.log_every=100 \
   dataset.root="$tmp/data" run.dir="$tmp/run"
 echo "wall time: $(( $(date +%s) - start )) s (data generation, 500 steps, evaluation)"
+echo "== NavierStokes2D on the GPU (issue 3 goals)"
+$PY benchmarks/sim_ns2d_gpu.py
+$PY benchmarks/sim_l96.py --device cuda
 echo "== throughput (fp32, then AMP)"
 $PY benchmarks/throughput.py --device cuda
 $PY benchmarks/throughput.py --device cuda --amp

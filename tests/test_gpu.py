@@ -20,6 +20,26 @@ def test_ks_on_gpu_matches_cpu():
     torch.testing.assert_close(gpu, cpu, rtol=1e-9, atol=1e-9)
 
 
+@pytest.mark.parametrize("stepper", ["cn_rk4", "ab2_cn", "etdrk4"])
+def test_ns2d_on_gpu_matches_cpu(stepper):
+    from sciml.sim import NavierStokes2D
+
+    sim = NavierStokes2D(n=64, nu=1e-3, drag=0.1, forcing="kolmogorov", stepper=stepper)
+    w0 = torch.randn(4, 64, 64, dtype=torch.float64, generator=torch.Generator().manual_seed(0))
+    cpu = sim.rollout(w0, 50, 1e-3, save_every=50)
+    gpu = sim.rollout(w0.cuda(), 50, 1e-3, save_every=50).cpu()
+    torch.testing.assert_close(gpu, cpu, rtol=1e-9, atol=1e-9)
+
+
+def test_lorenz96_on_gpu_matches_cpu():
+    from sciml.sim import TwoScaleLorenz96
+    from sciml.sim.lorenz96 import random_state
+
+    sim = TwoScaleLorenz96.from_preset("wilks2005")
+    x = random_state(sim, (16,), torch.Generator().manual_seed(0))
+    torch.testing.assert_close(sim.rollout(x.cuda(), 200, 1e-3).cpu(), sim.rollout(x, 200, 1e-3))
+
+
 @pytest.mark.parametrize("name", ["fno", "unet"])
 def test_solver_rollout_on_gpu_matches_cpu(name):
     torch.manual_seed(0)

@@ -71,3 +71,20 @@ def test_a_failed_generation_leaves_no_file(tmp_path, monkeypatch):
         recipes.ensure_dataset(cfg, progress=False)
     folder = recipes.dataset_dir(cfg)
     assert not any(folder.iterdir()), list(folder.iterdir())
+
+
+def test_rollout_to_file_streams_chunks_and_matches_an_in_memory_rollout(tmp_path):
+    import torch
+
+    from sciml.recipes import rollout_to_file
+    from sciml.sim import NavierStokes2D
+
+    sim = NavierStokes2D(n=16, nu=0.02, forcing="kolmogorov", k_f=2)
+    w0 = torch.randn(2, 16, 16, generator=torch.Generator().manual_seed(0))
+    path = rollout_to_file(sim, w0, 60, 0.01, tmp_path / "run.nc", save_every=5, chunk=4, variable="vorticity")
+    ds = open_dataset(path)
+    assert ds.vorticity.shape == (2, 13, 16, 16) and ds.attrs["dt"] == pytest.approx(0.05)
+    expected = sim.rollout(w0, 60, 0.01, save_every=5).float().numpy()
+    np.testing.assert_allclose(ds.vorticity.values, expected, rtol=1e-5, atol=1e-5)
+    with pytest.raises(ValueError, match="multiple of save_every"):
+        rollout_to_file(sim, w0, 61, 0.01, tmp_path / "bad.nc", save_every=5)

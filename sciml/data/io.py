@@ -83,7 +83,7 @@ class TrajectoryWriter:
         if len(shapes) != 1:
             raise ValueError(f"fields must share one shape, got {fields}")
         shape = shapes.pop()
-        self.n_samples = shape[0]
+        self.n_samples, self.n_times = shape[0], shape[1]
         self._file = h5netcdf.File(self.tmp, "w")
         dims = ("sample", "time", *space)
         self._file.dimensions = dict(zip(dims, shape, strict=True))
@@ -97,13 +97,20 @@ class TrajectoryWriter:
             var.attrs.update(units=units.get(name, "1"), long_name=long_names.get(name, name))
         self._file.attrs.update({"Conventions": "CF-1.8", "generator": "sciml.generate",
                                  "generator_version": sciml.__version__, **attrs})
-        self._written = 0
+        self._cells = 0  # (sample, time) pairs written
 
     def write(self, start: int, arrays: dict) -> None:
         """Store samples ``start, start + 1, ...`` of each field (``(B, n_times, *space)``)."""
         for name, values in arrays.items():
             self._file.variables[name][start:start + len(values)] = values
-        self._written += len(next(iter(arrays.values())))
+        self._cells += len(next(iter(arrays.values()))) * self.n_times
+
+    def write_times(self, start: int, arrays: dict) -> None:
+        """Store frames ``start, start + 1, ...`` of every sample (``(n_samples, T, *space)``), for rollouts
+        written as they run."""
+        for name, values in arrays.items():
+            self._file.variables[name][:, start:start + values.shape[1]] = values
+        self._cells += self.n_samples * next(iter(arrays.values())).shape[1]
 
     def write_param(self, name: str, values, units: str = "1") -> None:
         """A per-sample parameter, a variable on ``sample``."""
@@ -112,9 +119,10 @@ class TrajectoryWriter:
 
     def close(self) -> Path:
         self._file.close()
-        if self._written != self.n_samples:
+        if self._cells != self.n_samples * self.n_times:
             self.tmp.unlink(missing_ok=True)
-            raise DataError(f"{self.path}: {self._written} of {self.n_samples} samples were written; not kept")
+            raise DataError(f"{self.path}: {self._cells} of {self.n_samples * self.n_times} (sample, time) frames "
+                            "were written; not kept")
         os.replace(self.tmp, self.path)
         return self.path
 

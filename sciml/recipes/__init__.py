@@ -31,6 +31,7 @@ from sciml.recipes.ns2d import (
     ns2d_layout,
     ns2d_simulate,
 )
+from sciml.recipes.streaming import rollout_to_file
 from sciml.registry import Registry
 
 
@@ -47,6 +48,10 @@ registry.register("burgers1d", DatasetRecipe(Burgers1DConfig, burgers_layout, bu
 registry.register("lorenz96_two_scale", DatasetRecipe(Lorenz96TwoScaleConfig, l96_layout, l96_simulate))
 for _config in (Kolmogorov2DConfig, Decaying2DConfig, SmarlCasesConfig, NS2DFNOConfig):
     registry.register(_config.name, DatasetRecipe(_config, ns2d_layout, ns2d_simulate))
+
+
+__all__ = ["SPLITS", "DatasetRecipe", "dataset_dir", "ensure_dataset", "get", "recipe_hash", "registry",
+           "rollout_to_file", "split_path"]
 
 
 def get(name: str) -> DatasetRecipe:

@@ -99,3 +99,17 @@ def test_subgrid_term_vanishes_for_resolved_fields_and_not_otherwise():
     rough = random_band_limited(96, kmax=20)
     _, pi_rough = subgrid_term(fine, rough, 32)
     assert pi_rough.abs().max() > 1e-3
+
+
+def test_filters_by_their_transfer_functions():
+    from sciml.sim.closures import gaussian_filter, spectral_cutoff
+
+    n, width = 64, 0.3
+    x, y = grid_2d(n, 2 * math.pi)
+    low, high = torch.cos(2 * x), torch.cos(5 * x + 12 * y)
+    torch.testing.assert_close(gaussian_filter(low + high, width),
+                               low * math.exp(-4 * width**2 / 24) + high * math.exp(-169 * width**2 / 24))
+    torch.testing.assert_close(spectral_cutoff(low + high, 16), low)  # keeps |k| < 8 per axis
+    coarse = coarsen(low + high, 32)
+    xc, _ = grid_2d(32, 2 * math.pi)
+    torch.testing.assert_close(coarse, torch.cos(2 * xc) + torch.cos(5 * xc + 12 * grid_2d(32, 2 * math.pi)[1]))

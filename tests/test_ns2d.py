@@ -175,3 +175,13 @@ def test_a_blown_up_rollout_raises_and_names_the_steps():
     w = random_band_limited(n, kmax=8) * 200  # CFL far above 1 with dt = 0.1
     with pytest.raises(FloatingPointError, match=r"blew up \(NaN/inf\) between steps \d+ and \d+; CFL number"):
         sim.rollout(w, 200, 0.1, save_every=10)
+
+
+def test_hyperviscosity_damps_a_mode_at_its_rate():
+    n, nu_h, p = 32, 1e-4, 2
+    x, y = grid_2d(n, 2 * math.pi)
+    w0 = torch.cos(3 * x + 4 * y)  # |k|^2 = 25
+    sim = NavierStokes2D(n=n, nu=0.0, hyperviscosity=nu_h, hyper_order=p, stepper="etdrk4")
+    w = sim.rollout(w0, 50, 0.02, save_every=50)[-1]
+    torch.testing.assert_close(w, w0 * math.exp(-nu_h * 25**p * 1.0), rtol=1e-10, atol=1e-12)
+    assert "hyperviscous" in sim.enstrophy_budget(w0) and sim.enstrophy_budget(w0)["hyperviscous"] < 0

@@ -42,3 +42,12 @@ def tiny_overrides(tmp_path, **extra) -> list[str]:
 @pytest.fixture
 def tiny(tmp_path):
     return tiny_overrides(tmp_path)
+
+
+@pytest.fixture
+def float64_default():
+    """Run a test in float64 and restore the default dtype, so other tests in the worker are unaffected."""
+    previous = torch.get_default_dtype()
+    torch.set_default_dtype(torch.float64)
+    yield
+    torch.set_default_dtype(previous)

@@ -8,14 +8,7 @@ import torch
 from sciml.sim import Burgers
 from sciml.sim.weno import weno5_left
 
-
-@pytest.fixture(autouse=True)
-def float64_default():
-    """These checks run in float64; restore the default so other tests in the worker are unaffected."""
-    previous = torch.get_default_dtype()
-    torch.set_default_dtype(torch.float64)
-    yield
-    torch.set_default_dtype(previous)
+pytestmark = pytest.mark.usefixtures("float64_default")  # float64 checks (fixture in conftest)
 
 
 def cole_hopf(x, t, nu):

@@ -19,14 +19,7 @@ from sciml.sim.closures import (
 )
 from sciml.sim.forcings import grid_2d, mcwilliams_initial
 
-
-@pytest.fixture(autouse=True)
-def float64_default():
-    """These checks run in float64; restore the default so other tests in the worker are unaffected."""
-    previous = torch.get_default_dtype()
-    torch.set_default_dtype(torch.float64)
-    yield
-    torch.set_default_dtype(previous)
+pytestmark = pytest.mark.usefixtures("float64_default")  # float64 checks (fixture in conftest)
 
 
 def test_strain_rate_and_vorticity_gradient_by_hand():

@@ -126,7 +126,7 @@ def test_zarr_store(tmp_path):
 
     nc = cf_netcdf(tmp_path)
     store = tmp_path / "tas.zarr"
-    xr.open_dataset(nc, decode_times=xr.coders.CFDatetimeCoder(use_cftime=True)).to_zarr(store)
+    xr.open_dataset(nc, decode_times=xr.coders.CFDatetimeCoder(use_cftime=True)).to_zarr(store, consolidated=False)
     src = detect(store)
     assert src.format == "zarr" and src.space_dims == ("j", "i") and src.attrs["calendar"] == "noleap"
     item = TrajectoryWindows(store, time_step=1)[3]

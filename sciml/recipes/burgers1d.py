@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 
 import numpy as np
 import torch
 
 from sciml.recipes.ks1d import random_sines
-from sciml.recipes.layout import SplitLayout, split_index
+from sciml.recipes.layout import SplitLayout, parameter_attrs, resolve_device, split_index, split_sizes
 from sciml.sim.burgers import Burgers
 
 
@@ -33,14 +33,9 @@ class Burgers1DConfig:
     device: str = "auto"
 
 
-def _sizes(cfg, split):
-    i = split_index(split)
-    return (cfg.n_train, cfg.n_valid, cfg.n_test)[i], (cfg.steps_train if split == "train" else cfg.steps_eval)
-
-
 def burgers_layout(cfg: Burgers1DConfig, split: str) -> SplitLayout:
-    n_samples, steps = _sizes(cfg, split)
-    attrs = {f"param_{k}": v for k, v in asdict(cfg).items() if k not in ("root", "device", "name", "batch_size")}
+    n_samples, steps = split_sizes(cfg, split)
+    attrs = parameter_attrs(cfg)
     attrs.update(title=f"Viscous Burgers ({split})", system="burgers", equation="u_t + u u_x = nu u_xx, periodic",
                  dataset=cfg.name, split=split, dt=cfg.dt, nu=cfg.nu, L=cfg.L,
                  method="pseudo-spectral ETDRK4, 2/3 dealiasing, float64")
@@ -49,12 +44,11 @@ def burgers_layout(cfg: Burgers1DConfig, split: str) -> SplitLayout:
 
 
 def burgers_simulate(cfg: Burgers1DConfig, split: str, start: int, stop: int) -> dict[str, np.ndarray]:
-    n_samples, steps = _sizes(cfg, split)
+    n_samples, steps = split_sizes(cfg, split)
     sim = Burgers(n=cfg.n, L=cfg.L, nu=cfg.nu)
     rng = np.random.default_rng([cfg.seed, split_index(split)])
     u0 = random_sines(sim.grid.numpy(), cfg.L, n_samples, cfg.n_sines, cfg.max_wavenumber, rng)[start:stop]
-    device = torch.device("cuda" if cfg.device == "auto" and torch.cuda.is_available() else
-                          ("cpu" if cfg.device == "auto" else cfg.device))
+    device = resolve_device(cfg.device)
     with torch.no_grad():
         traj = sim.rollout(torch.as_tensor(u0, device=device), steps * cfg.substeps, cfg.dt / cfg.substeps,
                            save_every=cfg.substeps)

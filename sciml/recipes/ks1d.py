@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 
 import numpy as np
 import torch
 
-from sciml.recipes.layout import SplitLayout, split_index
+from sciml.recipes.layout import SplitLayout, parameter_attrs, resolve_device, split_index, split_sizes
 from sciml.sim import KuramotoSivashinsky
 
 
@@ -44,14 +44,9 @@ def random_sines(x: np.ndarray, L: float, n_samples: int, n_sines: int, max_k: i
     return (amp * np.sin(2 * math.pi * k * x / L + phase)).sum(axis=1)
 
 
-def _sizes(cfg: KS1DConfig, split: str) -> tuple[int, int]:
-    i = split_index(split)
-    return (cfg.n_train, cfg.n_valid, cfg.n_test)[i], (cfg.steps_train if split == "train" else cfg.steps_eval)
-
-
 def ks1d_layout(cfg: KS1DConfig, split: str) -> SplitLayout:
-    n_samples, steps = _sizes(cfg, split)
-    attrs = {f"param_{k}": v for k, v in asdict(cfg).items() if k not in ("root", "device", "name", "batch_size")}
+    n_samples, steps = split_sizes(cfg, split)
+    attrs = parameter_attrs(cfg)
     attrs.update(
         title=f"Kuramoto-Sivashinsky trajectories ({split})",
         system="kuramoto_sivashinsky",
@@ -78,9 +73,8 @@ def ks1d_simulate(cfg: KS1DConfig, split: str, start: int, stop: int) -> dict[st
     The initial conditions of the whole split are drawn from one seeded stream, so a trajectory does not
     depend on how the split is batched.
     """
-    n_samples, steps = _sizes(cfg, split)
-    device = torch.device("cuda" if cfg.device == "auto" and torch.cuda.is_available() else
-                          ("cpu" if cfg.device == "auto" else cfg.device))
+    n_samples, steps = split_sizes(cfg, split)
+    device = resolve_device(cfg.device)
     sim = KuramotoSivashinsky(n=cfg.n, L=cfg.L, nu=cfg.nu)
     rng = np.random.default_rng([cfg.seed, split_index(split)])
     u0 = random_sines(sim.grid.numpy(), cfg.L, n_samples, cfg.n_sines, cfg.max_wavenumber, rng)[start:stop]

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 
 import numpy as np
 import torch
 
-from sciml.recipes.layout import SplitLayout, split_index
+from sciml.recipes.layout import SplitLayout, parameter_attrs, resolve_device, split_index, split_sizes
 from sciml.sim.lorenz96 import PRESETS, TwoScaleLorenz96, random_state
 
 
@@ -31,17 +31,12 @@ class Lorenz96TwoScaleConfig:
     device: str = "auto"
 
 
-def _sizes(cfg, split):
-    i = split_index(split)
-    return (cfg.n_train, cfg.n_valid, cfg.n_test)[i], (cfg.steps_train if split == "train" else cfg.steps_eval)
-
-
 def l96_layout(cfg: Lorenz96TwoScaleConfig, split: str) -> SplitLayout:
     if cfg.preset not in PRESETS or "J" not in PRESETS[cfg.preset]:
         raise ValueError(f"unknown two-scale preset {cfg.preset!r} (lorenz1996, wilks2005, wilks2005_f18)")
     params = PRESETS[cfg.preset]
-    n_samples, steps = _sizes(cfg, split)
-    attrs = {f"param_{k}": v for k, v in asdict(cfg).items() if k not in ("root", "device", "name", "batch_size")}
+    n_samples, steps = split_sizes(cfg, split)
+    attrs = parameter_attrs(cfg)
     attrs.update({k: float(v) for k, v in params.items()})
     attrs.update(title=f"Two-scale Lorenz96 ({cfg.preset}, {split})", system="lorenz96_two_scale",
                  equation="m2lines L96_2t_xdot_ydot form", dataset=cfg.name, split=split, dt=cfg.save_dt,
@@ -55,10 +50,9 @@ def l96_layout(cfg: Lorenz96TwoScaleConfig, split: str) -> SplitLayout:
 
 
 def l96_simulate(cfg: Lorenz96TwoScaleConfig, split: str, start: int, stop: int) -> dict[str, np.ndarray]:
-    n_samples, steps = _sizes(cfg, split)
+    n_samples, steps = split_sizes(cfg, split)
     sim = TwoScaleLorenz96.from_preset(cfg.preset)
-    device = torch.device("cuda" if cfg.device == "auto" and torch.cuda.is_available() else
-                          ("cpu" if cfg.device == "auto" else cfg.device))
+    device = resolve_device(cfg.device)
     g = torch.Generator().manual_seed(int(cfg.seed) * 3 + split_index(split))
     x = random_state(sim, (n_samples,), generator=g)[start:stop].to(device)
     save_every = int(round(cfg.save_dt / cfg.dt))

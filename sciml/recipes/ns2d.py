@@ -13,7 +13,7 @@ from dataclasses import asdict, dataclass
 import numpy as np
 import torch
 
-from sciml.recipes.layout import SplitLayout, split_index
+from sciml.recipes.layout import SplitLayout, parameter_attrs, resolve_device, split_index, split_sizes
 from sciml.sim.closures import coarsen
 from sciml.sim.forcings import gaussian_random_field, mcwilliams_initial
 from sciml.sim.ns2d import NavierStokes2D
@@ -119,11 +119,6 @@ def _resolved(cfg: NS2DConfig) -> NS2DConfig:
     return cfg
 
 
-def _sizes(cfg: NS2DConfig, split: str) -> tuple[int, int]:
-    i = split_index(split)
-    return (cfg.n_train, cfg.n_valid, cfg.n_test)[i], (cfg.steps_train if split == "train" else cfg.steps_eval)
-
-
 def _steps(cfg: NS2DConfig) -> tuple[int, int]:
     save_every = int(round(cfg.save_dt / cfg.dt))
     if save_every < 1 or abs(save_every * cfg.dt - cfg.save_dt) > 1e-9 * cfg.save_dt:
@@ -141,9 +136,9 @@ def simulator(cfg: NS2DConfig) -> NavierStokes2D:
 def ns2d_layout(cfg: NS2DConfig, split: str) -> SplitLayout:
     cfg = _resolved(cfg)
     _steps(cfg)
-    n_samples, steps = _sizes(cfg, split)
+    n_samples, steps = split_sizes(cfg, split)
     coords = np.arange(cfg.n) * cfg.L / cfg.n
-    attrs = {f"param_{k}": v for k, v in asdict(cfg).items() if k not in ("root", "device", "name", "batch_size")}
+    attrs = parameter_attrs(cfg)
     attrs.update(
         title=f"2D incompressible turbulence, {cfg.name} ({split})",
         system="navier_stokes_2d",
@@ -173,10 +168,9 @@ def initial_vorticity(cfg: NS2DConfig, n_samples: int, generator: torch.Generato
 def ns2d_simulate(cfg: NS2DConfig, split: str, start: int, stop: int) -> dict[str, np.ndarray]:
     """Trajectories ``start..stop-1``: DNS after the burn-in, truncated to ``n^2`` at every stored frame."""
     cfg = _resolved(cfg)
-    n_samples, steps = _sizes(cfg, split)
+    n_samples, steps = split_sizes(cfg, split)
     save_every, burn = _steps(cfg)
-    device = torch.device("cuda" if cfg.device == "auto" and torch.cuda.is_available() else
-                          ("cpu" if cfg.device == "auto" else cfg.device))
+    device = resolve_device(cfg.device)
     g = torch.Generator().manual_seed(int(cfg.seed) * 3 + split_index(split))
     w = initial_vorticity(cfg, n_samples, g)[start:stop].to(device)
     sim = simulator(cfg)

@@ -10,6 +10,7 @@ the file is one trajectory. Fill values become NaN in ``open_dataset`` and, for 
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -31,7 +32,9 @@ def open_cf(path: Path) -> xr.Dataset:
     coder = xr.coders.CFDatetimeCoder(use_cftime=True)
     try:
         if path.is_dir():
-            return xr.open_zarr(path, decode_times=coder, chunks=None)
+            with warnings.catch_warnings():  # stores without consolidated metadata are fine, only slower to open
+                warnings.filterwarnings("ignore", message="Failed to open Zarr store with consolidated metadata")
+                return xr.open_zarr(path, decode_times=coder, chunks=None)
         return xr.open_dataset(path, engine="netcdf4", decode_times=coder)
     except Exception as exc:  # netCDF4/zarr raise many types for malformed stores
         raise DataError(f"{path}: cannot be read as CF netCDF or Zarr ({type(exc).__name__}: {exc})") from exc

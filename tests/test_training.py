@@ -151,3 +151,16 @@ def test_ddp_on_gloo_matches_a_single_process_with_the_global_batch(tmp_path):
     for key, value in b["model"].items():
         torch.testing.assert_close(a["model"][key], value, rtol=1e-4, atol=1e-5)
     assert steps_logged(tmp_path / "ddp") == sorted(set(steps_logged(tmp_path / "ddp")))  # rank 0 writes alone
+
+
+def test_schedules_warm_up_then_anneal_and_short_runs_still_anneal():
+    from sciml.training.schedules import LRFactor, effective_warmup
+
+    cosine = LRFactor("cosine", max_steps=100, warmup_steps=10, min_factor=0.01)
+    assert cosine(0) == pytest.approx(0.1) and cosine(9) == pytest.approx(1.0)
+    assert cosine(10) == pytest.approx(1.0) and cosine(100) == pytest.approx(0.01)
+    assert cosine(55) == pytest.approx(0.01 + 0.99 * 0.5)
+    step = LRFactor("step", max_steps=100, step_size=30, gamma=0.5)
+    assert [step(s) for s in (0, 29, 30, 60)] == [1.0, 1.0, 0.5, 0.25]
+    short = load_config(["trainer.max_steps=60"]).trainer  # default warm-up 100 would never end
+    assert effective_warmup(short) == 6

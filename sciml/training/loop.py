@@ -22,7 +22,7 @@ from sciml.solvers import NeuralSolver, SolverIO
 from sciml.training.checkpoint import load_checkpoint, rng_state, save_checkpoint, set_rng_state
 from sciml.training.distributed import DistInfo, barrier, init_distributed, mean_across_ranks, shutdown
 from sciml.training.logs import MetricsLog
-from sciml.training.schedules import build_scheduler
+from sciml.training.schedules import build_scheduler, effective_warmup
 
 # Keys that may change between an interrupted run and its resumption without changing the result.
 RESUMABLE_CHANGES = {"run", "evaluate", "trainer.max_steps", "trainer.device", "trainer.num_workers",
@@ -134,6 +134,9 @@ class Trainer:
         opt_cls = torch.optim.AdamW if t.optimizer == "adamw" else torch.optim.Adam
         self.optimizer = opt_cls(self.model.parameters(), lr=t.lr, weight_decay=t.weight_decay)
         self.scheduler = build_scheduler(self.optimizer, t)
+        if effective_warmup(t) < t.warmup_steps and self.dist.is_main:
+            print(f"note: trainer.warmup_steps={t.warmup_steps} capped at {effective_warmup(t)} "
+                  f"(a tenth of trainer.max_steps={t.max_steps})", file=sys.stderr)
         self.scaler = torch.amp.GradScaler("cuda", enabled=self.use_amp)
         self.objective: torch.nn.Module = Objective(self.model)
         if self.dist.enabled:

@@ -31,11 +31,16 @@ class LRFactor:
         return self.min_factor + (1 - self.min_factor) * 0.5 * (1 + math.cos(math.pi * progress))
 
 
+def effective_warmup(trainer) -> int:
+    """The warm-up length actually used: at most a tenth of the run, so short runs still anneal."""
+    return min(trainer.warmup_steps, trainer.max_steps // 10)
+
+
 def build_scheduler(optimizer: torch.optim.Optimizer, trainer) -> torch.optim.lr_scheduler.LambdaLR:
     factor = LRFactor(
         schedule=trainer.schedule,
         max_steps=trainer.max_steps,
-        warmup_steps=trainer.warmup_steps,
+        warmup_steps=effective_warmup(trainer),
         min_factor=min(trainer.min_lr / trainer.lr, 1.0) if trainer.lr > 0 else 0.0,
         step_size=trainer.step_size,
         gamma=trainer.gamma,

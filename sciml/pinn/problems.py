@@ -1,0 +1,227 @@
+"""PDE problems for physics-informed solvers: domain, residual (autograd), initial/boundary terms, reference.
+
+A model is any callable ``u = model(points)`` mapping ``(N, d)`` points to ``(N,)`` values (or ``(N, 1)``).
+Coordinates are ordered as in ``Box.names`` (space first, time last for evolution problems).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import torch
+
+from sciml.sim.integrators import etdrk4_step
+from sciml.sim.spectral import etdrk4_coefficients, rfft_wavenumbers
+
+Model = Callable[[torch.Tensor], torch.Tensor]
+
+
+@dataclass(frozen=True)
+class Box:
+    """An axis-aligned domain ``[low_i, high_i]`` per coordinate."""
+
+    names: tuple[str, ...]
+    low: tuple[float, ...]
+    high: tuple[float, ...]
+
+    @property
+    def dim(self) -> int:
+        return len(self.names)
+
+    def sample(self, n: int, generator: torch.Generator | None = None, dtype=torch.float32) -> torch.Tensor:
+        """``n`` points uniformly in the box, ``(n, d)``."""
+        u = torch.rand(n, self.dim, generator=generator, dtype=dtype)
+        low = torch.tensor(self.low, dtype=dtype)
+        return low + u * (torch.tensor(self.high, dtype=dtype) - low)
+
+    def normalised(self, points: torch.Tensor, axis: int) -> torch.Tensor:
+        """Coordinate ``axis`` mapped to [0, 1] (e.g. ``t_hat`` of the causal gate)."""
+        return (points[:, axis] - self.low[axis]) / (self.high[axis] - self.low[axis])
+
+    def contains(self, points: torch.Tensor) -> torch.Tensor:
+        low = torch.tensor(self.low, dtype=points.dtype)
+        high = torch.tensor(self.high, dtype=points.dtype)
+        return ((points >= low) & (points <= high)).all(-1)
+
+    def grid(self, sizes: tuple[int, ...], dtype=torch.float32) -> torch.Tensor:
+        """A tensor-product grid ``(prod(sizes), d)`` including the end points."""
+        axes = [torch.linspace(lo, hi, s, dtype=dtype) for lo, hi, s in zip(self.low, self.high, sizes, strict=True)]
+        return torch.stack(torch.meshgrid(*axes, indexing="ij"), dim=-1).reshape(-1, self.dim)
+
+
+def _eval(model: Model, points: torch.Tensor) -> torch.Tensor:
+    out = model(points)
+    return out.reshape(points.shape[0])
+
+
+def _grad(u: torch.Tensor, points: torch.Tensor) -> torch.Tensor:
+    return torch.autograd.grad(u, points, torch.ones_like(u), create_graph=True)[0]
+
+
+class Problem:
+    """Interface: ``domain``, ``time_axis`` (or None), ``residual``, ``constraint_losses``, ``reference``."""
+
+    name = ""
+    domain: Box
+    time_axis: int | None = None
+
+    def residual(self, model: Model, points: torch.Tensor) -> torch.Tensor:
+        """PDE residual ``(N,)`` at ``points`` (``requires_grad`` is set here)."""
+        raise NotImplementedError
+
+    def constraint_losses(self, model: Model, n: int, generator: torch.Generator | None = None) -> dict:
+        """Mean-squared initial/boundary misfits on ``n`` fresh points each, by name."""
+        raise NotImplementedError
+
+    def reference(self, points: torch.Tensor) -> torch.Tensor:
+        raise NotImplementedError
+
+    def relative_l2(self, model: Model, sizes: tuple[int, ...]) -> float:
+        """``||u - u_ref|| / ||u_ref||`` on a tensor-product evaluation grid."""
+        points = self.domain.grid(sizes)
+        with torch.no_grad():
+            u, ref = _eval(model, points), self.reference(points)
+        return float((u - ref).norm() / ref.norm())
+
+
+class Convection(Problem):
+    """``u_t + beta u_x = 0`` on ``x in [0, 2 pi)`` periodic, ``t in [0, 1]``, ``u(x, 0) = sin x``.
+
+    Exact: ``u = sin(x - beta t)``. PINNs fail at beta = 50 without help (Krishnapriyan et al. 2021).
+    """
+
+    name = "convection"
+    time_axis = 1
+
+    def __init__(self, beta: float = 50.0):
+        self.beta = float(beta)
+        self.domain = Box(("x", "t"), (0.0, 0.0), (2 * math.pi, 1.0))
+
+    def residual(self, model: Model, points: torch.Tensor) -> torch.Tensor:
+        points = points.detach().requires_grad_(True)
+        g = _grad(_eval(model, points), points)
+        return g[:, 1] + self.beta * g[:, 0]
+
+    def constraint_losses(self, model: Model, n: int, generator: torch.Generator | None = None) -> dict:
+        x = torch.rand(n, 1, generator=generator) * 2 * math.pi
+        t = torch.rand(n, 1, generator=generator)
+        initial = _eval(model, torch.cat([x, torch.zeros_like(x)], 1)) - torch.sin(x[:, 0])
+        periodic = (_eval(model, torch.cat([torch.zeros_like(t), t], 1))
+                    - _eval(model, torch.cat([torch.full_like(t, 2 * math.pi), t], 1)))
+        return {"initial": initial.pow(2).mean(), "boundary": periodic.pow(2).mean()}
+
+    def reference(self, points: torch.Tensor) -> torch.Tensor:
+        return torch.sin(points[:, 0] - self.beta * points[:, 1])
+
+
+class AllenCahn(Problem):
+    """``u_t - d u_xx + 5 u^3 - 5 u = 0`` on ``x in [-1, 1]`` periodic, ``t in [0, 1]``, d = 1e-4,
+    ``u(x, 0) = x^2 cos(pi x)``.
+
+    Reference: our own ETDRK4 Fourier solution (512 points, dt 1e-4, float64) stored every 0.005 and
+    interpolated bilinearly in x and t. (The released R3 code computes ``u_xt`` where ``u_xx`` belongs;
+    this is the correct term.)
+    """
+
+    name = "allen_cahn"
+    time_axis = 1
+
+    def __init__(self, diffusion: float = 1e-4, n_ref: int = 512, n_times: int = 201):
+        self.d = float(diffusion)
+        self.domain = Box(("x", "t"), (-1.0, 0.0), (1.0, 1.0))
+        self.n_ref, self.n_times = n_ref, n_times
+        self._table: torch.Tensor | None = None
+
+    def residual(self, model: Model, points: torch.Tensor) -> torch.Tensor:
+        points = points.detach().requires_grad_(True)
+        u = _eval(model, points)
+        g = _grad(u, points)
+        u_xx = _grad(g[:, 0], points)[:, 0]
+        return g[:, 1] - self.d * u_xx + 5 * u**3 - 5 * u
+
+    def constraint_losses(self, model: Model, n: int, generator: torch.Generator | None = None) -> dict:
+        x = torch.rand(n, 1, generator=generator) * 2 - 1
+        t = torch.rand(n, 1, generator=generator)
+        initial = _eval(model, torch.cat([x, torch.zeros_like(x)], 1)) - x[:, 0] ** 2 * torch.cos(math.pi * x[:, 0])
+        left = torch.cat([-torch.ones_like(t), t], 1).requires_grad_(True)
+        right = torch.cat([torch.ones_like(t), t], 1).requires_grad_(True)
+        ul, ur = _eval(model, left), _eval(model, right)
+        dl, dr = _grad(ul, left)[:, 0], _grad(ur, right)[:, 0]
+        return {"initial": initial.pow(2).mean(), "boundary": (ul - ur).pow(2).mean() + (dl - dr).pow(2).mean()}
+
+    def reference_table(self) -> torch.Tensor:
+        """``u`` on the grid ``x_j = -1 + 2 j / n_ref``, ``t_i = i / (n_times - 1)``: ``(n_times, n_ref)``."""
+        if self._table is None:
+            n, length, dt = self.n_ref, 2.0, 1e-4
+            x = -1 + torch.arange(n, dtype=torch.float64) * length / n
+            k = rfft_wavenumbers(n, length)
+            coef = {key: c for key, c in etdrk4_coefficients(-self.d * k**2 + 5.0, dt).items()}
+
+            def nonlinear(v):
+                u = torch.fft.irfft(v, n=n)
+                return torch.fft.rfft(-5 * u**3)
+
+            v = torch.fft.rfft(x**2 * torch.cos(math.pi * x))
+            steps_per_frame = int(round(1.0 / (self.n_times - 1) / dt))
+            frames = [torch.fft.irfft(v, n=n)]
+            for _ in range(self.n_times - 1):
+                for _ in range(steps_per_frame):
+                    v = etdrk4_step(v, nonlinear, coef)
+                frames.append(torch.fft.irfft(v, n=n))
+            self._table = torch.stack(frames)
+        return self._table
+
+    def reference(self, points: torch.Tensor) -> torch.Tensor:
+        table = self.reference_table()
+        n, nt = self.n_ref, self.n_times
+        xs = (points[:, 0].double() + 1) / 2 * n  # fractional grid index, periodic
+        ts = points[:, 1].double().clamp(0, 1) * (nt - 1)
+        j0, i0 = xs.floor().long(), ts.floor().long().clamp(max=nt - 2)
+        fx, ft = xs - j0, ts - i0
+        j0, j1 = j0 % n, (j0 + 1) % n
+        u = ((1 - ft) * ((1 - fx) * table[i0, j0] + fx * table[i0, j1])
+             + ft * ((1 - fx) * table[i0 + 1, j0] + fx * table[i0 + 1, j1]))
+        return u.to(points.dtype)
+
+
+class Helmholtz2D(Problem):
+    """``u_xx + u_yy + k^2 u = q`` on ``[-1, 1]^2``, ``u = 0`` on the boundary, with the exact solution
+    ``u = sin(a1 pi x) sin(a2 pi y)`` (so ``q = (k^2 - (a1^2 + a2^2) pi^2) u``); (a1, a2) = (4, 1) or (10, 10)."""
+
+    name = "helmholtz2d"
+    time_axis = None
+
+    def __init__(self, a1: float = 4.0, a2: float = 1.0, k: float = 1.0):
+        self.a1, self.a2, self.k = float(a1), float(a2), float(k)
+        self.domain = Box(("x", "y"), (-1.0, -1.0), (1.0, 1.0))
+
+    def source(self, points: torch.Tensor) -> torch.Tensor:
+        return (self.k**2 - (self.a1**2 + self.a2**2) * math.pi**2) * self.reference(points)
+
+    def residual(self, model: Model, points: torch.Tensor) -> torch.Tensor:
+        points = points.detach().requires_grad_(True)
+        u = _eval(model, points)
+        g = _grad(u, points)
+        lap = _grad(g[:, 0], points)[:, 0] + _grad(g[:, 1], points)[:, 1]
+        return lap + self.k**2 * u - self.source(points.detach())
+
+    def constraint_losses(self, model: Model, n: int, generator: torch.Generator | None = None) -> dict:
+        s = torch.rand(n, generator=generator) * 2 - 1
+        side = torch.randint(0, 4, (n,), generator=generator)
+        fixed = torch.where(side % 2 == 0, -1.0, 1.0)
+        points = torch.where((side < 2)[:, None], torch.stack([fixed, s], 1), torch.stack([s, fixed], 1))
+        return {"boundary": _eval(model, points).pow(2).mean()}
+
+    def reference(self, points: torch.Tensor) -> torch.Tensor:
+        return torch.sin(self.a1 * math.pi * points[:, 0]) * torch.sin(self.a2 * math.pi * points[:, 1])
+
+
+PROBLEMS: dict[str, type[Problem]] = {"convection": Convection, "allen_cahn": AllenCahn, "helmholtz2d": Helmholtz2D}
+
+
+def get_problem(name: str, **params) -> Problem:
+    if name not in PROBLEMS:
+        raise KeyError(f"unknown problem {name!r} (known: {', '.join(sorted(PROBLEMS))})")
+    return PROBLEMS[name](**params)

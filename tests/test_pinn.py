@@ -1,0 +1,146 @@
+"""Physics-informed building blocks: problems vanish on their solutions, samplers do what they claim."""
+
+import math
+
+import pytest
+import torch
+from scipy import stats
+
+from sciml.pinn import (
+    R3,
+    RAD,
+    RARD,
+    AllenCahn,
+    Box,
+    CausalR3,
+    Convection,
+    Helmholtz2D,
+    UniformFixed,
+    UniformResampled,
+    causal_gate,
+    residual_stats,
+)
+
+
+def test_convection_residual_and_constraints_vanish_on_the_exact_solution():
+    problem = Convection(beta=50.0)
+    exact = problem.reference
+    points = problem.domain.sample(500, torch.Generator().manual_seed(0), dtype=torch.float64)
+    assert problem.residual(exact, points).abs().max() < 1e-9
+    losses = problem.constraint_losses(exact, 200, torch.Generator().manual_seed(1))
+    assert all(v < 1e-12 for v in losses.values()), losses
+    assert problem.relative_l2(exact, (64, 32)) < 1e-12
+    assert problem.relative_l2(lambda p: torch.zeros(len(p)), (64, 32)) == pytest.approx(1.0)  # trivial: 100 %
+
+
+@pytest.mark.parametrize(("a1", "a2"), [(4, 1), (10, 10)])
+def test_helmholtz_residual_vanishes_on_the_exact_solution(a1, a2):
+    problem = Helmholtz2D(a1, a2)
+    points = problem.domain.sample(400, torch.Generator().manual_seed(0), dtype=torch.float64)
+    r = problem.residual(problem.reference, points)
+    assert r.abs().max() < 1e-9 * problem.source(points).abs().max()
+    assert problem.constraint_losses(problem.reference, 100)["boundary"] < 1e-12  # float32 boundary points
+
+
+def test_allen_cahn_reference_is_converged_and_satisfies_the_pde():
+    coarse, fine = AllenCahn(n_ref=512), AllenCahn(n_ref=1024)
+    a, b = coarse.reference_table(), fine.reference_table()
+    assert (a - b[:, ::2]).abs().max() < 1e-3  # front width ~ sqrt(1e-4 / 5): 512 points resolve it to 6e-4
+    # the table satisfies the PDE: centred u_t against the spectral right-hand side at interior times
+    n, dt = 1024, 1 / (fine.n_times - 1)
+    k = 2 * math.pi / 2.0 * torch.fft.rfftfreq(n, d=1.0 / n, dtype=torch.float64)
+    u = b[100]
+    u_xx = torch.fft.irfft(-(k**2) * torch.fft.rfft(u), n=n)
+    rhs = 1e-4 * u_xx - 5 * u**3 + 5 * u
+    u_t = (b[101] - b[99]) / (2 * dt)
+    assert (u_t - rhs).abs().max() < 0.02 * rhs.abs().max()
+    points = torch.tensor([[-1.0, 0.0], [0.5, 0.0], [-1 + 2 * 7 / 512, 1.0]], dtype=torch.float64)
+    ref = coarse.reference(points)
+    assert ref[0].item() == pytest.approx(1.0 * math.cos(math.pi), abs=1e-12)
+    assert ref[1].item() == pytest.approx(0.25 * math.cos(math.pi / 2), abs=1e-12)
+    assert ref[2].item() == pytest.approx(a[-1, 7].item(), abs=1e-12)
+
+
+def test_r3_keeps_the_population_and_retains_exactly_the_points_above_the_mean():
+    box = Box(("x", "t"), (0.0, 0.0), (2.0, 1.0))
+    sampler = R3(box, 1000, torch.Generator().manual_seed(0))
+    before = sampler.points.clone()
+    residual = torch.randn(1000, generator=torch.Generator().manual_seed(1))
+    keep = residual.abs() > residual.abs().mean()
+    report = sampler.update(residual)
+    assert len(sampler.points) == 1000 and report.population == 1000
+    assert report.retained == int(keep.sum()) and report.changed == 1000 - int(keep.sum())
+    torch.testing.assert_close(sampler.points[: report.retained], before[keep])
+    assert box.contains(sampler.points).all()
+    assert not any((p == before).all(-1).any() for p in sampler.points[report.retained:])  # really new points
+
+
+def test_causal_gate_and_its_schedule():
+    t = torch.tensor([-10.0, 0.2, 10.0])
+    g = causal_gate(t, beta=0.2, alpha=5.0)
+    assert g[0] == pytest.approx(1.0) and g[1] == pytest.approx(0.5) and g[2] == pytest.approx(0.0, abs=1e-12)
+    box = Box(("x", "t"), (0.0, 0.0), (1.0, 2.0))
+    sampler = CausalR3(box, 500, time_axis=1, generator=torch.Generator().manual_seed(0))
+    expected_gate = 0.5 * (1 - torch.tanh(5.0 * (sampler.points[:, 1] / 2.0 + 0.5)))
+    torch.testing.assert_close(sampler.weights(), expected_gate)
+    residual = torch.full((500,), 0.1)
+    gated = float((residual * expected_gate).pow(2).mean())
+    sampler.update(residual)
+    assert sampler.beta == pytest.approx(-0.5 + 1e-3 * min(math.exp(-20 * gated), 0.1))
+    assert len(sampler.points) == 500
+
+
+def test_uniform_samplers():
+    box = Box(("x",), (0.0,), (1.0,))
+    fixed = UniformFixed(box, 50, torch.Generator().manual_seed(0))
+    before = fixed.points.clone()
+    assert fixed.update(torch.ones(50)).changed == 0 and torch.equal(fixed.points, before)
+    every = UniformResampled(box, 50, torch.Generator().manual_seed(0), every=2)
+    assert every.update(torch.ones(50)).changed == 0
+    assert every.update(torch.ones(50)).changed == 50
+    with pytest.raises(FloatingPointError):
+        fixed.update(torch.tensor([float("nan")] * 50))
+    with pytest.raises(ValueError, match="49 values for 50 points"):
+        fixed.update(torch.ones(49))
+
+
+def test_rad_and_rard_prefer_high_residual_regions():
+    box = Box(("x",), (0.0,), (1.0,))
+
+    def residual_fn(p):
+        return torch.where(p[:, 0] > 0.9, 100.0, 0.01)  # the residual lives in the last tenth
+
+    rad = RAD(box, 200, torch.Generator().manual_seed(0), k=1.0, c=0.0, n_candidates=5000)
+    rad.update(torch.ones(200), residual_fn=residual_fn)
+    assert (rad.points[:, 0] > 0.9).float().mean() > 0.95  # uniform would give 0.1
+    rard = RARD(box, 200, torch.Generator().manual_seed(0), n_add=30, c=0.0, n_candidates=2000)
+    report = rard.update(torch.ones(200), residual_fn=residual_fn)
+    assert len(rard.points) == 230 and report.changed == 30 and (rard.points[200:, 0] > 0.9).all()
+
+
+def test_residual_statistics_match_scipy():
+    r = torch.randn(5000, generator=torch.Generator().manual_seed(0)) ** 3
+    s = residual_stats(r)
+    a = r.abs().double().numpy()
+    assert s.skewness == pytest.approx(stats.skew(a), rel=1e-9)
+    assert s.kurtosis == pytest.approx(stats.kurtosis(a), rel=1e-9)
+    assert s.mean == pytest.approx(a.mean()) and s.max == pytest.approx(a.max())
+
+
+def test_r3_training_loop_reduces_the_error_on_an_easy_convection_problem():
+    torch.manual_seed(0)
+    problem = Convection(beta=1.0)
+    net = torch.nn.Sequential(torch.nn.Linear(2, 32), torch.nn.Tanh(), torch.nn.Linear(32, 32), torch.nn.Tanh(),
+                              torch.nn.Linear(32, 1))
+    sampler = R3(problem.domain, 500, torch.Generator().manual_seed(0))
+    opt = torch.optim.Adam(net.parameters(), lr=3e-3)
+    start = problem.relative_l2(net, (64, 32))
+    for _ in range(400):
+        residual = problem.residual(net, sampler.points)
+        constraints = problem.constraint_losses(net, 200)
+        loss = residual.pow(2).mean() + 100 * sum(constraints.values())
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        sampler.update(residual)  # reuses the residual the loss computed
+    assert problem.relative_l2(net, (64, 32)) < 0.3 * start

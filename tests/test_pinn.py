@@ -144,3 +144,58 @@ def test_r3_training_loop_reduces_the_error_on_an_easy_convection_problem():
         opt.step()
         sampler.update(residual)  # reuses the residual the loss computed
     assert problem.relative_l2(net, (64, 32)) < 0.3 * start
+
+
+def test_pig_closed_form_derivatives_equal_autograd():
+    from sciml.pinn.models import PIG
+
+    torch.manual_seed(0)
+    model = PIG(2, n_gaussians=60, low=[-1, -1], high=[1, 1]).double()
+    model.features.chunk = 7  # exercise the chunking
+    x = (torch.rand(25, 2, dtype=torch.float64) * 2 - 1).requires_grad_(True)
+    u, grad, second = model.with_derivatives(x)
+    auto = model(x)
+    g = torch.autograd.grad(auto.sum(), x, create_graph=True)[0]
+    h = torch.stack([torch.autograd.grad(g[:, d].sum(), x, retain_graph=True)[0][:, d] for d in range(2)], 1)
+    torch.testing.assert_close(u, auto, rtol=1e-12, atol=1e-14)
+    torch.testing.assert_close(grad, g, rtol=1e-10, atol=1e-14)
+    torch.testing.assert_close(second, h, rtol=1e-10, atol=1e-13)
+
+
+def test_mlp_periodic_features_make_the_network_exactly_periodic():
+    from sciml.pinn.models import MLP
+
+    torch.manual_seed(0)
+    model = MLP(2, width=16, depth=2, periodic={0: (2.0, 10)})
+    t = torch.rand(10, 1)
+    left, right = torch.cat([-torch.ones_like(t), t], 1), torch.cat([torch.ones_like(t), t], 1)
+    torch.testing.assert_close(model(left), model(right))
+
+
+def test_lbfgs_runs_exactly_the_requested_iterations_and_training_reduces_the_error():
+    from sciml.pinn.models import MLP
+    from sciml.pinn.training import PINNTraining, train
+
+    torch.manual_seed(0)
+    problem = Helmholtz2D(1, 1)
+    model = MLP(2, width=20, depth=2)
+    sampler = UniformFixed(problem.domain, 300, torch.Generator().manual_seed(0))
+    cfg = PINNTraining(adam_steps=50, lr=5e-3, lbfgs_steps=40, eval_every=10, eval_grid=(32, 32),
+                       weights={"boundary": 10.0})
+    result = train(problem, model, sampler, cfg, torch.Generator().manual_seed(1))
+    assert result.lbfgs_steps == 40 and "ran all 40 requested iterations" in result.lbfgs_note
+    assert [h["phase"] for h in result.history].count("lbfgs") == 4
+    first = result.history[0]["error"]
+    assert result.final_error < 0.2 * first and result.best_error <= result.final_error + 1e-12
+
+
+def test_problems_use_closed_form_derivatives_when_the_model_has_them():
+    from sciml.pinn.models import PIG
+
+    torch.manual_seed(0)
+    for problem in (Helmholtz2D(4, 1), AllenCahn(n_ref=64, n_times=3), Convection(5.0)):
+        model = PIG(2, n_gaussians=40, low=problem.domain.low, high=problem.domain.high).double()
+        points = problem.domain.sample(30, torch.Generator().manual_seed(0), dtype=torch.float64)
+        closed = problem.residual(model, points)
+        by_autograd = problem.residual(lambda p, m=model: m(p), points)  # a plain callable: nested autograd
+        torch.testing.assert_close(closed, by_autograd, rtol=1e-9, atol=1e-9)

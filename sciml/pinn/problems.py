@@ -1,6 +1,8 @@
 """PDE problems for physics-informed solvers: domain, residual (autograd), initial/boundary terms, reference.
 
-A model is any callable ``u = model(points)`` mapping ``(N, d)`` points to ``(N,)`` values (or ``(N, 1)``).
+A model is any callable ``u = model(points)`` mapping ``(N, d)`` points to ``(N,)`` values (or ``(N, 1)``);
+a model with ``with_derivatives(points) -> (u, grad u, pure second derivatives)`` (PIG) is differentiated in
+closed form instead of by nested autograd.
 Coordinates are ordered as in ``Box.names`` (space first, time last for evolution problems).
 """
 
@@ -56,6 +58,13 @@ def _eval(model: Model, points: torch.Tensor) -> torch.Tensor:
     return out.reshape(points.shape[0])
 
 
+def _derivatives(model: Model, points: torch.Tensor):
+    """``(u, grad u, pure second derivatives)`` from a model that has them in closed form (PIG), else None."""
+    if hasattr(model, "with_derivatives"):
+        return model.with_derivatives(points)
+    return None
+
+
 def _grad(u: torch.Tensor, points: torch.Tensor) -> torch.Tensor:
     return torch.autograd.grad(u, points, torch.ones_like(u), create_graph=True)[0]
 
@@ -100,6 +109,9 @@ class Convection(Problem):
         self.domain = Box(("x", "t"), (0.0, 0.0), (2 * math.pi, 1.0))
 
     def residual(self, model: Model, points: torch.Tensor) -> torch.Tensor:
+        closed = _derivatives(model, points.detach())
+        if closed is not None:
+            return closed[1][:, 1] + self.beta * closed[1][:, 0]
         points = points.detach().requires_grad_(True)
         g = _grad(_eval(model, points), points)
         return g[:, 1] + self.beta * g[:, 0]
@@ -135,6 +147,10 @@ class AllenCahn(Problem):
         self._table: torch.Tensor | None = None
 
     def residual(self, model: Model, points: torch.Tensor) -> torch.Tensor:
+        closed = _derivatives(model, points.detach())
+        if closed is not None:
+            u, g, second = closed
+            return g[:, 1] - self.d * second[:, 0] + 5 * u**3 - 5 * u
         points = points.detach().requires_grad_(True)
         u = _eval(model, points)
         g = _grad(u, points)
@@ -201,6 +217,10 @@ class Helmholtz2D(Problem):
         return (self.k**2 - (self.a1**2 + self.a2**2) * math.pi**2) * self.reference(points)
 
     def residual(self, model: Model, points: torch.Tensor) -> torch.Tensor:
+        closed = _derivatives(model, points.detach())
+        if closed is not None:
+            u, _, second = closed
+            return second.sum(-1) + self.k**2 * u - self.source(points.detach())
         points = points.detach().requires_grad_(True)
         u = _eval(model, points)
         g = _grad(u, points)

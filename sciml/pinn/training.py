@@ -1,0 +1,128 @@
+"""Training physics-informed models: Adam on resampled collocation points, then L-BFGS for exactly the
+requested number of iterations, with the error tracked against the problem's reference."""
+
+from __future__ import annotations
+
+import math
+import warnings
+from dataclasses import dataclass, field
+
+import torch
+from tqdm.auto import tqdm
+
+from sciml.pinn.monitor import ResidualStats, looks_like_propagation_failure, residual_stats
+from sciml.pinn.problems import Problem
+from sciml.pinn.samplers import Sampler
+
+
+@dataclass
+class PINNResult:
+    final_error: float  # relative L2 of the last iterate
+    best_error: float  # smallest relative L2 seen at an evaluation (what some papers report)
+    history: list[dict] = field(default_factory=list)
+    lbfgs_steps: int = 0
+    lbfgs_note: str = ""
+    propagation_failure: bool = False
+
+
+@dataclass
+class PINNTraining:
+    adam_steps: int = 10000
+    lr: float = 1e-3
+    lr_decay: float = 0.9  # multiply every decay_every Adam steps
+    decay_every: int = 5000
+    lbfgs_steps: int = 0
+    constraint_points: int = 200
+    weights: dict[str, float] = field(default_factory=lambda: {"initial": 100.0, "boundary": 100.0})
+    eval_grid: tuple[int, ...] = (256, 100)
+    eval_every: int = 500
+    progress: bool = False
+
+
+def _loss(problem: Problem, model, sampler: Sampler, cfg: PINNTraining, generator) -> tuple[torch.Tensor, torch.Tensor]:
+    residual = problem.residual(model, sampler.points)
+    loss = (sampler.weights() * residual.pow(2)).mean()
+    for name, value in problem.constraint_losses(model, cfg.constraint_points, generator).items():
+        loss = loss + cfg.weights.get(name, 1.0) * value
+    return loss, residual
+
+
+def evaluate(problem: Problem, model, grid: tuple[int, ...]) -> tuple[float, ResidualStats]:
+    """Relative L2 error and the residual statistics on the evaluation grid."""
+    error = problem.relative_l2(model, grid)
+    points = problem.domain.grid(grid)
+    residual = torch.cat([problem.residual(model, c).detach() for c in points.split(8192)])
+    return error, residual_stats(residual)
+
+
+def train(problem: Problem, model: torch.nn.Module, sampler: Sampler, cfg: PINNTraining,
+          generator: torch.Generator | None = None) -> PINNResult:
+    """Adam (``adam_steps``, the sampler updated from each step's residual), then L-BFGS (exactly
+    ``lbfgs_steps`` iterations of ``torch.optim.LBFGS`` with a strong-Wolfe line search on the final points).
+
+    A non-finite loss raises ``FloatingPointError`` naming the step. The result carries the last and the
+    best evaluated errors and flags a likely propagation failure (large error, heavy-tailed residual).
+    """
+    opt = torch.optim.Adam(model.parameters(), lr=cfg.lr)
+    sched = torch.optim.lr_scheduler.StepLR(opt, cfg.decay_every, cfg.lr_decay)
+    result = PINNResult(math.inf, math.inf)
+
+    def record(step: int, phase: str, loss: float, sampler_stats=None) -> None:
+        error, stats = evaluate(problem, model, cfg.eval_grid)
+        result.best_error = min(result.best_error, error)
+        row = {"step": step, "phase": phase, "loss": loss, "error": error, "eval_skewness": stats.skewness,
+               "eval_kurtosis": stats.kurtosis, "eval_mean_residual": stats.mean}
+        if sampler_stats is not None:
+            row.update(collocation_skewness=sampler_stats.residual.skewness,
+                       collocation_kurtosis=sampler_stats.residual.kurtosis, changed=sampler_stats.changed)
+        result.history.append(row)
+        result.final_error = error
+        result.propagation_failure = looks_like_propagation_failure(error, stats)
+
+    residual_fn = (lambda pts: problem.residual(model, pts)) if sampler.needs_candidates else None
+    bar = tqdm(total=cfg.adam_steps + cfg.lbfgs_steps, disable=not cfg.progress, desc=problem.name)
+    for step in range(1, cfg.adam_steps + 1):
+        loss, residual = _loss(problem, model, sampler, cfg, generator)
+        if not torch.isfinite(loss):
+            raise FloatingPointError(f"PINN loss became {loss.detach().item()} at Adam step {step}")
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        sched.step()
+        report = sampler.update(residual, residual_fn=residual_fn)
+        bar.update(1)
+        if step % cfg.eval_every == 0 or step == cfg.adam_steps:
+            record(step, "adam", loss.detach().item(), report)
+    if cfg.lbfgs_steps:
+        lbfgs = torch.optim.LBFGS(model.parameters(), lr=1.0, max_iter=1, history_size=50, tolerance_grad=0.0,
+                                  tolerance_change=0.0, line_search_fn="strong_wolfe")
+        constraint_gen = torch.Generator().manual_seed(12345)  # fixed constraint points: a deterministic objective
+        state = {"loss": math.nan}
+
+        def closure():
+            lbfgs.zero_grad(set_to_none=True)
+            constraint_gen.manual_seed(12345)
+            loss, _ = _loss(problem, model, sampler, cfg, constraint_gen)
+            loss.backward()
+            state["loss"] = loss.detach().item()
+            return loss
+
+        stalled = 0
+        previous = math.inf
+        for i in range(1, cfg.lbfgs_steps + 1):
+            lbfgs.step(closure)
+            if not math.isfinite(state["loss"]):
+                raise FloatingPointError(f"PINN loss became {state['loss']} at L-BFGS step {i}")
+            stalled = stalled + 1 if state["loss"] >= previous else 0
+            previous = min(previous, state["loss"])
+            result.lbfgs_steps = i
+            bar.update(1)
+            if i % cfg.eval_every == 0 or i == cfg.lbfgs_steps:
+                record(cfg.adam_steps + i, "lbfgs", state["loss"])
+        result.lbfgs_note = (f"ran all {result.lbfgs_steps} requested iterations"
+                             + (f"; the loss did not decrease in the last {stalled}" if stalled else ""))
+    bar.close()
+    if result.propagation_failure:
+        warnings.warn(f"{problem.name}: relative L2 error {result.final_error:.3g} with a heavy-tailed residual "
+                      "(high kurtosis): this looks like a propagation failure (a trivial solution)", stacklevel=2)
+    return result

@@ -199,3 +199,9 @@ def test_problems_use_closed_form_derivatives_when_the_model_has_them():
         closed = problem.residual(model, points)
         by_autograd = problem.residual(lambda p, m=model: m(p), points)  # a plain callable: nested autograd
         torch.testing.assert_close(closed, by_autograd, rtol=1e-9, atol=1e-9)
+
+
+def test_pig_default_size_is_the_papers():
+    from sciml.pinn.models import PIG
+
+    assert sum(p.numel() for p in PIG(2).parameters()) == 16097  # 4 channels x 800 Gaussians + 4-16-1 head

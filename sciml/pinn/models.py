@@ -63,42 +63,45 @@ class MLP(nn.Module):
 
 
 class GaussianFeatures(nn.Module):
-    """``k`` feature channels, each a sum of ``n`` Gaussians with trainable means, diagonal widths and weights:
+    """``k`` feature channels, each a sum of its own ``n`` Gaussians with trainable means, diagonal widths and
+    weights (Kang et al. 2025; 4 x 800 Gaussians and a 4-16-1 head give their 16,097 parameters):
 
-    ``f_c(x) = sum_i w_{c,i} exp(-0.5 sum_d ((x_d - mu_{i,d}) / sigma_{i,d})^2)``.
+    ``f_c(x) = sum_i w_{c,i} exp(-0.5 sum_d ((x_d - mu_{c,i,d}) / sigma_{c,i,d})^2)``.
 
     Gradients and second derivatives along each axis are in closed form (:meth:`with_derivatives`), far
     cheaper than nested autograd. Points are processed in chunks of ``chunk`` so memory stays bounded.
     """
 
     def __init__(self, in_dim: int, n_gaussians: int, channels: int = 4, low=None, high=None, sigma: float = 0.1,
-                 chunk: int = 4096, generator: torch.Generator | None = None):
+                 chunk: int = 1024, generator: torch.Generator | None = None):
         super().__init__()
         low = torch.zeros(in_dim) if low is None else torch.as_tensor(low, dtype=torch.float32)
         high = torch.ones(in_dim) if high is None else torch.as_tensor(high, dtype=torch.float32)
-        self.mu = nn.Parameter(low + torch.rand(n_gaussians, in_dim, generator=generator) * (high - low))
-        self.log_sigma = nn.Parameter(torch.full((n_gaussians, in_dim), math.log(sigma)))
-        self.weight = nn.Parameter(0.01 * torch.randn(n_gaussians, channels, generator=generator))
+        shape = (channels, n_gaussians, in_dim)
+        self.mu = nn.Parameter(low + torch.rand(shape, generator=generator) * (high - low))
+        self.log_sigma = nn.Parameter(torch.full(shape, math.log(sigma)))
+        self.weight = nn.Parameter(0.01 * torch.randn(channels, n_gaussians, generator=generator))
         self.chunk = chunk
 
     def _phi(self, x: torch.Tensor):
-        z = (x[:, None, :] - self.mu[None]) / torch.exp(self.log_sigma)[None]  # (N, G, d)
+        z = (x[:, None, None, :] - self.mu[None]) / torch.exp(self.log_sigma)[None]  # (N, C, G, d)
         return torch.exp(-0.5 * z.pow(2).sum(-1)), z
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """``(N, d) -> (N, channels)``."""
-        return torch.cat([self._phi(c)[0] @ self.weight for c in x.split(self.chunk)])
+        return torch.cat([(self._phi(c)[0] * self.weight).sum(-1) for c in x.split(self.chunk)])
 
     def with_derivatives(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """Features ``(N, C)``, first derivatives ``(N, d, C)`` and pure second derivatives ``(N, d, C)``."""
         outs = ([], [], [])
-        inv_sigma = torch.exp(-self.log_sigma)  # (G, d)
+        inv_sigma = torch.exp(-self.log_sigma)  # (C, G, d)
         for c in x.split(self.chunk):
-            phi, z = self._phi(c)  # (N, G), (N, G, d)
-            f = phi @ self.weight
-            dz = -z * inv_sigma[None]  # d(-z^2/2)/dx = -z / sigma
-            grad = torch.einsum("ng,ngd,gc->ndc", phi, dz, self.weight)
-            second = torch.einsum("ng,ngd,gc->ndc", phi, dz.pow(2) - inv_sigma[None].pow(2), self.weight)
+            phi, z = self._phi(c)  # (N, C, G), (N, C, G, d)
+            wphi = phi * self.weight  # (N, C, G)
+            dz = -z * inv_sigma[None]  # d(-z^2 / 2) / dx = -z / sigma
+            f = wphi.sum(-1)
+            grad = torch.einsum("ncg,ncgd->ndc", wphi, dz)
+            second = torch.einsum("ncg,ncgd->ndc", wphi, dz.pow(2) - inv_sigma[None].pow(2))
             for store, value in zip(outs, (f, grad, second), strict=True):
                 store.append(value)
         return tuple(torch.cat(o) for o in outs)

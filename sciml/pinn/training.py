@@ -55,6 +55,49 @@ def evaluate(problem: Problem, model, grid: tuple[int, ...]) -> tuple[float, Res
     return error, residual_stats(residual)
 
 
+def _run_lbfgs(problem, model, sampler, cfg, result, record, bar) -> None:
+    """L-BFGS (strong Wolfe) on the final collocation points, in calls of up to ``eval_every`` iterations.
+
+    ``torch.optim.LBFGS`` is asked for exactly the remaining iterations with its tolerances at zero; if it
+    stops sooner (no descent direction left at float precision, so further calls cannot move), the note
+    says how many iterations ran and why. One call per chunk keeps the curvature history: repeated
+    ``max_iter=1`` calls stall after a few iterations in float32.
+    """
+    lbfgs = torch.optim.LBFGS(model.parameters(), lr=1.0, max_iter=cfg.lbfgs_steps, max_eval=10**9,
+                              history_size=50, tolerance_grad=0.0, tolerance_change=0.0,
+                              line_search_fn="strong_wolfe")
+    constraint_gen = torch.Generator()
+    state = {"loss": math.nan}
+
+    def closure():
+        lbfgs.zero_grad(set_to_none=True)
+        constraint_gen.manual_seed(12345)  # fixed constraint points: a deterministic objective
+        loss, _ = _loss(problem, model, sampler, cfg, constraint_gen)
+        loss.backward()
+        state["loss"] = loss.detach().item()
+        return loss
+
+    done, note = 0, ""
+    params = lbfgs.param_groups[0]["params"]
+    while done < cfg.lbfgs_steps:
+        chunk = min(cfg.eval_every, cfg.lbfgs_steps - done)
+        lbfgs.param_groups[0]["max_iter"] = chunk
+        before = lbfgs.state[params[0]].get("n_iter", 0)
+        lbfgs.step(closure)
+        ran = lbfgs.state[params[0]]["n_iter"] - before
+        if not math.isfinite(state["loss"]):
+            raise FloatingPointError(f"PINN loss became {state['loss']} at L-BFGS iteration {done + ran}")
+        done += ran
+        bar.update(ran)
+        record(cfg.adam_steps + done, "lbfgs", state["loss"])
+        if ran < chunk:
+            note = (f"; L-BFGS stopped after {done} of {cfg.lbfgs_steps} iterations: no descent direction left "
+                    "at float precision (converged or stalled)")
+            break
+    result.lbfgs_steps = done
+    result.lbfgs_note = f"ran {done} of {cfg.lbfgs_steps} requested iterations" + note
+
+
 def train(problem: Problem, model: torch.nn.Module, sampler: Sampler, cfg: PINNTraining,
           generator: torch.Generator | None = None) -> PINNResult:
     """Adam (``adam_steps``, the sampler updated from each step's residual), then L-BFGS (exactly
@@ -94,33 +137,7 @@ def train(problem: Problem, model: torch.nn.Module, sampler: Sampler, cfg: PINNT
         if step % cfg.eval_every == 0 or step == cfg.adam_steps:
             record(step, "adam", loss.detach().item(), report)
     if cfg.lbfgs_steps:
-        lbfgs = torch.optim.LBFGS(model.parameters(), lr=1.0, max_iter=1, history_size=50, tolerance_grad=0.0,
-                                  tolerance_change=0.0, line_search_fn="strong_wolfe")
-        constraint_gen = torch.Generator().manual_seed(12345)  # fixed constraint points: a deterministic objective
-        state = {"loss": math.nan}
-
-        def closure():
-            lbfgs.zero_grad(set_to_none=True)
-            constraint_gen.manual_seed(12345)
-            loss, _ = _loss(problem, model, sampler, cfg, constraint_gen)
-            loss.backward()
-            state["loss"] = loss.detach().item()
-            return loss
-
-        stalled = 0
-        previous = math.inf
-        for i in range(1, cfg.lbfgs_steps + 1):
-            lbfgs.step(closure)
-            if not math.isfinite(state["loss"]):
-                raise FloatingPointError(f"PINN loss became {state['loss']} at L-BFGS step {i}")
-            stalled = stalled + 1 if state["loss"] >= previous else 0
-            previous = min(previous, state["loss"])
-            result.lbfgs_steps = i
-            bar.update(1)
-            if i % cfg.eval_every == 0 or i == cfg.lbfgs_steps:
-                record(cfg.adam_steps + i, "lbfgs", state["loss"])
-        result.lbfgs_note = (f"ran all {result.lbfgs_steps} requested iterations"
-                             + (f"; the loss did not decrease in the last {stalled}" if stalled else ""))
+        _run_lbfgs(problem, model, sampler, cfg, result, record, bar)
     bar.close()
     if result.propagation_failure:
         warnings.warn(f"{problem.name}: relative L2 error {result.final_error:.3g} with a heavy-tailed residual "

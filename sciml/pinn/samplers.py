@@ -138,15 +138,19 @@ class RAD(Sampler):
         index = torch.multinomial(density / density.sum(), count, replacement=False, generator=self.generator)
         return candidates[index]
 
+    def _refresh(self, residual_fn) -> int:
+        """Replace every point; return how many changed."""
+        self.points = self._draw(residual_fn, len(self.points))
+        return len(self.points)
+
     def update(self, residual: torch.Tensor, residual_fn=None, **kwargs) -> SamplerReport:
         residual = self._check(residual)
         self.updates += 1
         changed = 0
         if self.updates % self.every == 0:
             if residual_fn is None:
-                raise ValueError("RAD needs residual_fn to score its candidates")
-            self.points = self._draw(residual_fn, len(self.points))
-            changed = len(self.points)
+                raise ValueError(f"{type(self).__name__} needs residual_fn to score its candidates")
+            changed = self._refresh(residual_fn)
         return SamplerReport(changed, len(self.points) - changed, len(self.points), residual_stats(residual))
 
 
@@ -157,13 +161,6 @@ class RARD(RAD):
         super().__init__(domain, n, generator, **kwargs)
         self.n_add = n_add
 
-    def update(self, residual: torch.Tensor, residual_fn=None, **kwargs) -> SamplerReport:
-        residual = self._check(residual)
-        self.updates += 1
-        changed = 0
-        if self.updates % self.every == 0:
-            if residual_fn is None:
-                raise ValueError("RAR-D needs residual_fn to score its candidates")
-            self.points = torch.cat([self.points, self._draw(residual_fn, self.n_add)])
-            changed = self.n_add
-        return SamplerReport(changed, len(self.points) - changed, len(self.points), residual_stats(residual))
+    def _refresh(self, residual_fn) -> int:
+        self.points = torch.cat([self.points, self._draw(residual_fn, self.n_add)])
+        return self.n_add

@@ -7,13 +7,18 @@ from collections.abc import Callable
 
 from sciml.config import ConfigError
 from sciml.data import DataError
+from sciml.runtime import tune_cpu_allocator
 from sciml.training import CheckpointError, TrainingDiverged
 
 USAGE_ERRORS = (ConfigError, DataError, CheckpointError)
 
 
 def run_cli(main: Callable[[list[str]], int | None], argv: list[str] | None = None) -> None:
-    """Call ``main(argv)``; config, data and checkpoint errors exit 2, a diverged run exits 1."""
+    """Call ``main(argv)``; config, data and checkpoint errors exit 2, a diverged run exits 1.
+
+    Every command line first keeps freed tensor memory in the heap (:func:`sciml.runtime.tune_cpu_allocator`).
+    """
+    tune_cpu_allocator()
     args = sys.argv[1:] if argv is None else argv
     try:
         code = main(args)

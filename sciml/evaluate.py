@@ -21,7 +21,6 @@ from sciml import metrics, plots, recipes
 from sciml.cli import run_cli, split_flags
 from sciml.config import ConfigError, load_config
 from sciml.data import TrajectoryWindows, open_dataset
-from sciml.runtime import tune_cpu_allocator
 from sciml.solvers import NeuralSolver, SolverIO
 from sciml.training.checkpoint import load_checkpoint
 from sciml.training.loop import build_solver, select_device
@@ -182,7 +181,6 @@ def format_table(results: dict[str, Any]) -> str:
 
 
 def main(argv: list[str]) -> int:
-    tune_cpu_allocator()
     flags, args = split_flags(argv, {"--help"})
     if "--help" in flags or not args:
         print(__doc__)

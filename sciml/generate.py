@@ -9,11 +9,9 @@ import sys
 
 from sciml.cli import run_cli, split_flags
 from sciml.config import load_config
-from sciml.runtime import tune_cpu_allocator
 
 
 def main(argv: list[str]) -> int:
-    tune_cpu_allocator()
     flags, args = split_flags(argv, {"--overwrite", "--help"})
     if "--help" in flags:
         print(__doc__)

@@ -10,13 +10,11 @@ import os
 
 from sciml.cli import run_cli, split_flags
 from sciml.config import load_config, to_yaml
-from sciml.runtime import tune_cpu_allocator
 
 USAGE = __doc__
 
 
 def main(argv: list[str]) -> int:
-    tune_cpu_allocator()
     flags, args = split_flags(argv, {"--print-config", "--help"})
     if "--help" in flags:
         print(USAGE)

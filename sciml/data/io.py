@@ -5,7 +5,11 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+import h5netcdf
+import numpy as np
 import xarray as xr
+
+import sciml
 
 
 class DataError(ValueError):
@@ -70,11 +74,6 @@ class TrajectoryWriter:
 
     def __init__(self, path, fields: dict[str, tuple[int, ...]], *, time, space: dict, attrs: dict,
                  units: dict | None = None, long_names: dict | None = None):
-        import h5netcdf
-        import numpy as np
-
-        import sciml
-
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self.tmp = self.path.with_name(f".{self.path.name}.{os.getpid()}.tmp")

@@ -113,8 +113,8 @@ class Trainer:
         self.use_amp = t.amp and self.device.type == "cuda"
         self.progress = t.progress == "bar" or (t.progress == "auto" and sys.stderr.isatty())
 
-        if self.dist.is_main:
-            self.paths = recipes.ensure_dataset(cfg.dataset, progress=self.progress)
+        if self.dist.is_main:  # rank 0 generates missing splits; the others wait, then read
+            recipes.ensure_dataset(cfg.dataset, progress=self.progress)
         barrier(self.dist)
         self.paths = {s: recipes.split_path(cfg.dataset, s) for s in recipes.SPLITS}
         task = cfg.task

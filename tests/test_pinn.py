@@ -14,7 +14,9 @@ from sciml.pinn import (
     Box,
     CausalR3,
     Convection,
+    FlowMixing,
     Helmholtz2D,
+    KleinGordon,
     UniformFixed,
     UniformResampled,
     causal_gate,
@@ -40,6 +42,38 @@ def test_helmholtz_residual_vanishes_on_the_exact_solution(a1, a2):
     r = problem.residual(problem.reference, points)
     assert r.abs().max() < 1e-9 * problem.source(points).abs().max()
     assert problem.constraint_losses(problem.reference, 100)["boundary"] < 1e-12  # float32 boundary points
+
+
+@pytest.mark.parametrize("problem", [KleinGordon(), KleinGordon(k=3.0, t_end=2.0), FlowMixing()],
+                         ids=["klein_gordon", "klein_gordon_k3", "flow_mixing"])
+def test_space_time_problems_vanish_on_their_exact_solutions(problem):
+    points = problem.domain.sample(600, torch.Generator().manual_seed(0), dtype=torch.float64)
+    r = problem.residual(problem.reference, points)
+    assert r.abs().max() < 1e-9
+    losses = problem.constraint_losses(problem.reference, 300, torch.Generator().manual_seed(1))
+    assert set(losses) == {"initial", "boundary"} and all(v < 1e-10 for v in losses.values()), losses
+    # the residual is not trivially zero: a wrong field (the solution at a shifted time) violates the PDE
+    shifted = lambda p: problem.reference(p + torch.tensor([0.0, 0.0, 0.3], dtype=p.dtype))  # noqa: E731
+    assert problem.residual(shifted, points).abs().max() > 1e-3 or problem.name == "flow_mixing"
+    assert problem.constraint_losses(shifted, 300, torch.Generator().manual_seed(1))["initial"] > 1e-4
+
+
+def test_flow_mixing_solution_is_the_rotated_initial_profile():
+    problem = FlowMixing()
+    # at the centre the angular speed is 1 / vt_max; far out the vortex is still
+    assert problem._omega(torch.zeros(1), torch.zeros(1)).item() == pytest.approx(1 / 0.385, rel=1e-6)
+    assert problem._omega(torch.tensor([4.0]), torch.tensor([0.0])).item() < 2e-3
+    far = torch.tensor([[0.0, 4.0, 4.0]], dtype=torch.float64)  # rotated by < 3e-3 rad: -tanh(2 cos(angle))
+    assert problem.reference(far).item() == pytest.approx(-math.tanh(2.0), abs=1e-5)
+
+
+def test_box_face_sampling_lands_on_the_requested_faces():
+    box = Box(("x", "y", "t"), (-1.0, -2.0, 0.0), (1.0, 2.0, 3.0))
+    points = box.sample_faces(2000, (0, 1), torch.Generator().manual_seed(0))
+    on_x = (points[:, 0].abs() == 1.0)
+    on_y = (points[:, 1].abs() == 2.0)
+    assert (on_x | on_y).all() and box.contains(points).all()
+    assert 0.4 < on_x.float().mean() < 0.6 and (points[:, 2] > 0).all()
 
 
 def test_allen_cahn_reference_is_converged_and_satisfies_the_pde():

@@ -18,13 +18,19 @@ class MLP(nn.Module):
         ``2 pi k x / period``, k = 1..harmonics (exact periodicity; Allen–Cahn uses 10 harmonics).
       fourier_features, fourier_scale: random Fourier features ``[cos(Bx), sin(Bx)]`` with
         ``B ~ N(0, scale^2)`` (0 features: plain coordinates).
+      low, high: the domain's corners; other coordinates are mapped to [-1, 1] (default: used as given).
     Returns ``(N,)`` for ``(N, in_dim)``.
     """
 
     def __init__(self, in_dim: int, width: int = 50, depth: int = 4,
                  periodic: dict[int, tuple[float, int]] | None = None, fourier_features: int = 0,
-                 fourier_scale: float = 1.0):
+                 fourier_scale: float = 1.0, low=None, high=None):
         super().__init__()
+        # optional affine map of the non-periodic coordinates from [low, high] to [-1, 1]
+        low = -torch.ones(in_dim) if low is None else torch.as_tensor(low, dtype=torch.float32)
+        high = torch.ones(in_dim) if high is None else torch.as_tensor(high, dtype=torch.float32)
+        self.register_buffer("centre", (low + high) / 2)
+        self.register_buffer("half_width", (high - low) / 2)
         self.periodic = dict(periodic or {})
         features = in_dim + sum(2 * h - 1 for _, h in self.periodic.values())  # +1 constant per periodic axis
         if self.periodic:
@@ -55,11 +61,14 @@ class MLP(nn.Module):
                 angle = 2 * math.pi * x[:, axis:axis + 1] * k / period
                 parts += [torch.ones_like(x[:, :1]), torch.cos(angle), torch.sin(angle)]
             else:
-                parts.append(x[:, axis:axis + 1])
+                parts.append((x[:, axis:axis + 1] - self.centre[axis]) / self.half_width[axis])
         return torch.cat(parts, dim=-1)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.net(self.features(x)).squeeze(-1)
+
+
+EXPONENT_FLOOR = -50.0  # exp(-50) ~ 2e-22: below float32 resolution of O(1) sums, far above denormals
 
 
 class GaussianFeatures(nn.Module):
@@ -68,12 +77,17 @@ class GaussianFeatures(nn.Module):
 
     ``f_c(x) = sum_i w_{c,i} exp(-0.5 sum_d ((x_d - mu_{c,i,d}) / sigma_{c,i,d})^2)``.
 
-    Gradients and second derivatives along each axis are in closed form (:meth:`with_derivatives`), far
-    cheaper than nested autograd. Points are processed in chunks of ``chunk`` so memory stays bounded.
+    The squares are expanded, ``(x - mu)^2 / s^2 = x^2 / s^2 - 2 x mu / s^2 + mu^2 / s^2``, so the exponents of
+    all points and Gaussians are one matrix product, and gradients and pure second derivatives along each
+    axis (:meth:`with_derivatives`) are contractions of the ``(N, k, n)`` weighted Gaussians with per-Gaussian
+    coefficients: no ``(N, k, n, d)`` tensor is formed and no nested autograd is needed (~20x faster than the
+    direct form at 1,000 points x 3,200 Gaussians). The expansion loses ``~eps * (|x| / sigma)^2`` of the
+    exponent: 1e-5 in float32 at sigma 0.1 on a unit domain; use float64 for tighter work. Points are
+    processed in chunks of ``chunk`` so memory stays bounded.
     """
 
     def __init__(self, in_dim: int, n_gaussians: int, channels: int = 4, low=None, high=None, sigma: float = 0.1,
-                 chunk: int = 1024, generator: torch.Generator | None = None):
+                 chunk: int = 4096, generator: torch.Generator | None = None):
         super().__init__()
         low = torch.zeros(in_dim) if low is None else torch.as_tensor(low, dtype=torch.float32)
         high = torch.ones(in_dim) if high is None else torch.as_tensor(high, dtype=torch.float32)
@@ -83,26 +97,44 @@ class GaussianFeatures(nn.Module):
         self.weight = nn.Parameter(0.01 * torch.randn(channels, n_gaussians, generator=generator))
         self.chunk = chunk
 
-    def _phi(self, x: torch.Tensor):
-        z = (x[:, None, None, :] - self.mu[None]) / torch.exp(self.log_sigma)[None]  # (N, C, G, d)
-        return torch.exp(-0.5 * z.pow(2).sum(-1)), z
+    def _weighted(self, x: torch.Tensor) -> torch.Tensor:
+        """``w_{c,i} phi_{c,i}(x)``: ``(N, C * G)`` from one matrix product of ``[x^2, x, 1]`` with the
+        expanded-square coefficients (a contiguous 2-D product: strided views cost ~3x in exp and bmm)."""
+        inv_var = torch.exp(-2 * self.log_sigma)  # (C, G, d)
+        coef = torch.cat([inv_var, -2 * self.mu * inv_var, (self.mu.pow(2) * inv_var).sum(-1, keepdim=True)], -1)
+        monomials = torch.cat([x.pow(2), x, torch.ones_like(x[:, :1])], -1)  # (N, 2d + 1)
+        exponent = monomials @ (-0.5 * coef.reshape(-1, coef.shape[-1]).T)  # (N, C * G)
+        # Far Gaussians (beyond 10 sigma) are held at exp(-50) ~ 2e-22 with zero gradient: exp of very
+        # negative numbers gives denormal floats, which make exp, the products and their gradients ~15x
+        # slower on x86 CPUs (exp(-inf) and masking are slow paths too).
+        exponent = exponent.clamp(min=EXPONENT_FLOOR)
+        return torch.exp(exponent) * self.weight.reshape(-1)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """``(N, d) -> (N, channels)``."""
-        return torch.cat([(self._phi(c)[0] * self.weight).sum(-1) for c in x.split(self.chunk)])
+        channels = self.weight.shape[0]
+        return torch.cat([self._weighted(c).view(len(c), channels, -1).sum(-1) for c in x.split(self.chunk)])
 
     def with_derivatives(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """Features ``(N, C)``, first derivatives ``(N, d, C)`` and pure second derivatives ``(N, d, C)``."""
+        """Features ``(N, C)``, first derivatives ``(N, d, C)`` and pure second derivatives ``(N, d, C)``.
+
+        With ``a = w phi`` and ``p = 1 / sigma^2``: ``f_x = sum a (mu - x) p`` and
+        ``f_xx = sum a ((x - mu)^2 p^2 - p) = x^2 S[p^2] - 2 x S[mu p^2] + S[mu^2 p^2 - p]``, ``S[c] = sum a c``.
+        """
+        p = torch.exp(-2 * self.log_sigma)  # (C, G, d)
+        p2 = p.pow(2)
+        coef = torch.cat([p, self.mu * p, p2, self.mu * p2, self.mu.pow(2) * p2 - p], -1)  # (C, G, 5d)
+        channels, n, d = self.mu.shape
         outs = ([], [], [])
-        inv_sigma = torch.exp(-self.log_sigma)  # (C, G, d)
         for c in x.split(self.chunk):
-            phi, z = self._phi(c)  # (N, C, G), (N, C, G, d)
-            wphi = phi * self.weight  # (N, C, G)
-            dz = -z * inv_sigma[None]  # d(-z^2 / 2) / dx = -z / sigma
-            f = wphi.sum(-1)
-            grad = torch.einsum("ncg,ncgd->ndc", wphi, dz)
-            second = torch.einsum("ncg,ncgd->ndc", wphi, dz.pow(2) - inv_sigma[None].pow(2))
-            for store, value in zip(outs, (f, grad, second), strict=True):
+            a = self._weighted(c)  # (N, C * G)
+            # one (N, G) @ (G, 5d) product per channel on column slices of a: no copies
+            s = torch.stack([a[:, i * n:(i + 1) * n] @ coef[i] for i in range(channels)], 1).split(d, dim=-1)
+            xc = c[:, None, :]
+            grad = s[1] - xc * s[0]
+            second = xc.pow(2) * s[2] - 2 * xc * s[3] + s[4]
+            f = a.view(len(c), channels, n).sum(-1)
+            for store, value in zip(outs, (f, grad.transpose(1, 2), second.transpose(1, 2)), strict=True):
                 store.append(value)
         return tuple(torch.cat(o) for o in outs)
 

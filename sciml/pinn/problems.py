@@ -47,6 +47,17 @@ class Box:
         high = torch.tensor(self.high, dtype=points.dtype)
         return ((points >= low) & (points <= high)).all(-1)
 
+    def sample_faces(self, n: int, axes: tuple[int, ...], generator: torch.Generator | None = None,
+                     dtype=torch.float32) -> torch.Tensor:
+        """``n`` points uniformly on the faces ``x_a = low_a`` and ``x_a = high_a`` for each ``a`` in ``axes``
+        (each face equally likely), ``(n, d)``."""
+        points = self.sample(n, generator, dtype)
+        face = torch.randint(0, 2 * len(axes), (n,), generator=generator)
+        for i, axis in enumerate(axes):
+            for side, value in enumerate((self.low[axis], self.high[axis])):
+                points[face == 2 * i + side, axis] = value
+        return points
+
     def grid(self, sizes: tuple[int, ...], dtype=torch.float32) -> torch.Tensor:
         """A tensor-product grid ``(prod(sizes), d)`` including the end points."""
         axes = [torch.linspace(lo, hi, s, dtype=dtype) for lo, hi, s in zip(self.low, self.high, sizes, strict=True)]
@@ -238,7 +249,95 @@ class Helmholtz2D(Problem):
         return torch.sin(self.a1 * math.pi * points[:, 0]) * torch.sin(self.a2 * math.pi * points[:, 1])
 
 
-PROBLEMS: dict[str, type[Problem]] = {"convection": Convection, "allen_cahn": AllenCahn, "helmholtz2d": Helmholtz2D}
+class KleinGordon(Problem):
+    """(2+1)-D Klein–Gordon ``u_tt - (u_xx + u_yy) + u^2 = f`` on ``[-1, 1]^2 x [0, T]`` with the manufactured
+    solution ``u = (x + y) cos(k t) + x y sin(k t)`` (separable-PINN / PIG benchmark; ``f = u^2 - k^2 u``),
+    Dirichlet data from it on the spatial boundary, ``u`` and ``u_t`` from it at ``t = 0``."""
+
+    name = "klein_gordon"
+    time_axis = 2
+
+    def __init__(self, k: float = 1.0, t_end: float = 10.0):
+        self.k, self.t_end = float(k), float(t_end)
+        self.domain = Box(("x", "y", "t"), (-1.0, -1.0, 0.0), (1.0, 1.0, self.t_end))
+
+    def reference(self, points: torch.Tensor) -> torch.Tensor:
+        x, y, t = points.unbind(-1)
+        return (x + y) * torch.cos(self.k * t) + x * y * torch.sin(self.k * t)
+
+    def residual(self, model: Model, points: torch.Tensor) -> torch.Tensor:
+        closed = _derivatives(model, points.detach())
+        if closed is not None:
+            u, _, second = closed
+        else:
+            points = points.detach().requires_grad_(True)
+            u = _eval(model, points)
+            g = _grad(u, points)
+            second = torch.stack([_grad(g[:, i], points)[:, i] for i in range(3)], -1)
+        ref = self.reference(points.detach())
+        source = ref**2 - self.k**2 * ref
+        return second[:, 2] - second[:, 0] - second[:, 1] + u**2 - source
+
+    def constraint_losses(self, model: Model, n: int, generator: torch.Generator | None = None) -> dict:
+        initial = self.domain.sample(n, generator)
+        initial[:, 2] = 0.0
+        initial.requires_grad_(True)
+        u0 = _eval(model, initial)
+        u0_t = _grad(u0, initial)[:, 2]
+        x, y = initial[:, 0].detach(), initial[:, 1].detach()
+        boundary = self.domain.sample_faces(n, (0, 1), generator)
+        return {"initial": (u0 - (x + y)).pow(2).mean() + (u0_t - self.k * x * y).pow(2).mean(),
+                "boundary": (_eval(model, boundary) - self.reference(boundary)).pow(2).mean()}
+
+
+class FlowMixing(Problem):
+    """(2+1)-D flow mixing ``u_t + a u_x + b u_y = 0`` on ``[-4, 4]^2 x [0, 4]``: a vortex with tangential speed
+    ``v_t = sech^2(r) tanh(r)`` (normalised by ``v_t,max = 0.385``) winds up ``u0 = -tanh(y / 2)``;
+    ``a = -(v_t / v_t,max) y / r``, ``b = (v_t / v_t,max) x / r``. Exact:
+    ``u = -tanh((y / 2) cos(w t) - (x / 2) sin(w t))`` with ``w = v_t / (v_t,max r)`` (separable-PINN / PIG)."""
+
+    name = "flow_mixing"
+    time_axis = 2
+    vt_max = 0.385
+
+    def __init__(self, half_width: float = 4.0, t_end: float = 4.0):
+        self.domain = Box(("x", "y", "t"), (-half_width, -half_width, 0.0), (half_width, half_width, float(t_end)))
+
+    def _omega(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        r = torch.sqrt(x**2 + y**2)
+        # v_t / r = sech^2(r) tanh(r) / r -> 1 as r -> 0: a safe r keeps the limit finite at the centre
+        safe = torch.where(r > 1e-6, r, torch.ones_like(r))
+        ratio = torch.where(r > 1e-6, torch.tanh(safe) / safe, torch.ones_like(r))
+        return ratio / torch.cosh(r) ** 2 / self.vt_max
+
+    def reference(self, points: torch.Tensor) -> torch.Tensor:
+        x, y, t = points.unbind(-1)
+        wt = self._omega(x, y) * t
+        return -torch.tanh(0.5 * y * torch.cos(wt) - 0.5 * x * torch.sin(wt))
+
+    def residual(self, model: Model, points: torch.Tensor) -> torch.Tensor:
+        closed = _derivatives(model, points.detach())
+        if closed is not None:
+            g = closed[1]
+        else:
+            points = points.detach().requires_grad_(True)
+            g = _grad(_eval(model, points), points)
+        x, y = points[:, 0].detach(), points[:, 1].detach()
+        w = self._omega(x, y)
+        return g[:, 2] - w * y * g[:, 0] + w * x * g[:, 1]
+
+    def constraint_losses(self, model: Model, n: int, generator: torch.Generator | None = None) -> dict:
+        initial = self.domain.sample(n, generator)
+        initial[:, 2] = 0.0
+        boundary = self.domain.sample_faces(n, (0, 1), generator)
+        return {"initial": (_eval(model, initial) - self.reference(initial)).pow(2).mean(),
+                "boundary": (_eval(model, boundary) - self.reference(boundary)).pow(2).mean()}
+
+
+PROBLEMS: dict[str, type[Problem]] = {
+    "convection": Convection, "allen_cahn": AllenCahn, "helmholtz2d": Helmholtz2D, "klein_gordon": KleinGordon,
+    "flow_mixing": FlowMixing,
+}
 
 
 def get_problem(name: str, **params) -> Problem:

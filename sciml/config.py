@@ -102,6 +102,21 @@ def schema(solver_name: str = "fno", dataset_name: str = "ks1d") -> type:
     return make_dataclass("Config", [(n, c, field(default_factory=c)) for n, c in sections])
 
 
+@functools.cache
+def physics_informed_schema(solver_name: str, problem_name: str) -> type:
+    """The root config dataclass of a physics-informed run: no dataset, a problem and a sampler instead."""
+    from sciml.pinn.config import PROBLEM_CONFIGS, PINNTrainerConfig, SamplerConfig
+
+    sections = [("run", RunConfig), ("solver", solvers.get(solver_name).config),
+                ("problem", PROBLEM_CONFIGS[problem_name]), ("sampler", SamplerConfig),
+                ("trainer", PINNTrainerConfig)]
+    return make_dataclass("PhysicsInformedConfig", [(n, c, field(default_factory=c)) for n, c in sections])
+
+
+def is_physics_informed(cfg: Any) -> bool:
+    return solvers.get(cfg.solver.name).kind == "physics_informed"
+
+
 def _read_yaml(path: Path, stack: tuple[Path, ...] = ()) -> list[DictConfig]:
     """A file's config, preceded by those of the files it includes (depth-first)."""
     if not path.is_file():
@@ -150,7 +165,7 @@ def _pick_name(sources: list[DictConfig], section: str, default: str, registry) 
         if isinstance(sec, DictConfig) and "name" in sec:
             name = sec["name"]
     if not isinstance(name, str) or name not in registry:
-        raise ConfigError(f"unknown {section}.name {name!r} (known: {', '.join(registry.names())})")
+        raise ConfigError(f"unknown {section}.name {name!r} (known: {', '.join(sorted(registry))})")
     return name
 
 
@@ -173,8 +188,15 @@ def load_config(args: list[str] | None = None) -> Any:
     """Merge defaults, YAML files and ``key=value`` overrides into a typed, validated config object."""
     sources = _sources(list(args or []))
     solver_name = _pick_name(sources, "solver", "fno", solvers.registry)
-    dataset_name = _pick_name(sources, "dataset", "ks1d", recipes.registry)
-    root = schema(solver_name, dataset_name)
+    physics_informed = solvers.get(solver_name).kind == "physics_informed"
+    if physics_informed:
+        from sciml.pinn.config import PROBLEM_CONFIGS
+
+        problem_name = _pick_name(sources, "problem", "convection", PROBLEM_CONFIGS)
+        root = physics_informed_schema(solver_name, problem_name)
+    else:
+        dataset_name = _pick_name(sources, "dataset", "ks1d", recipes.registry)
+        root = schema(solver_name, dataset_name)
     try:
         merged = OmegaConf.merge(OmegaConf.structured(root), *sources)
     except ConfigKeyError as exc:
@@ -185,7 +207,7 @@ def load_config(args: list[str] | None = None) -> Any:
     except OmegaConfBaseException as exc:
         raise ConfigError(f"invalid config: {str(exc).splitlines()[0]}") from None
     cfg = OmegaConf.to_object(merged)
-    validate(cfg)
+    validate_physics_informed(cfg) if physics_informed else validate(cfg)
     return cfg
 
 
@@ -220,6 +242,28 @@ def validate(cfg: Any) -> None:
         if name not in metrics.registry:
             raise ConfigError(f"unknown metric {name!r} in 'evaluate.metrics' "
                               f"(known: {', '.join(metrics.registry.names())})")
+
+
+def validate_physics_informed(cfg: Any) -> None:
+    from sciml.pinn.config import SAMPLERS
+
+    if cfg.sampler.name not in SAMPLERS:
+        raise ConfigError(f"bad value for 'sampler.name': {cfg.sampler.name!r} (choose from {', '.join(SAMPLERS)})")
+    if cfg.trainer.progress not in ("auto", "bar", "lines"):
+        raise ConfigError(f"bad value for 'trainer.progress': {cfg.trainer.progress!r} (auto, bar or lines)")
+    for key in ("sampler.points", "sampler.every", "trainer.decay_every", "trainer.eval_every",
+                "trainer.eval_points", "trainer.constraint_points"):
+        if _get(cfg, key) < 1:
+            raise ConfigError(f"bad value for '{key}': {_get(cfg, key)} (must be >= 1)")
+    for key in ("trainer.adam_steps", "trainer.lbfgs_steps", "trainer.lr", "trainer.threads", "trainer.snapshots"):
+        if _get(cfg, key) < 0:
+            raise ConfigError(f"bad value for '{key}': {_get(cfg, key)} (must be >= 0)")
+    if cfg.trainer.adam_steps + cfg.trainer.lbfgs_steps < 1:
+        raise ConfigError("nothing to train: trainer.adam_steps and trainer.lbfgs_steps are both 0")
+    if not cfg.trainer.seeds:
+        raise ConfigError("trainer.seeds is empty")
+    if cfg.problem.name == "helmholtz2d" and cfg.sampler.name == "causal_r3":
+        raise ConfigError("sampler.name=causal_r3 needs a time axis; problem helmholtz2d has none")
 
 
 def to_yaml(cfg: Any) -> str:

@@ -23,6 +23,13 @@ def main(argv: list[str]) -> int:
     if "--print-config" in flags:
         print(to_yaml(cfg), end="")
         return 0
+    from sciml.config import is_physics_informed
+
+    if is_physics_informed(cfg):  # pinn / pig: collocation training per seed, pictures and a summary table
+        from sciml.pinn.run import fit_pinn
+
+        fit_pinn(cfg)
+        return 0
     from sciml.training import fit
 
     run_dir = fit(cfg)

@@ -227,8 +227,10 @@ def test_problems_use_closed_form_derivatives_when_the_model_has_them():
     from sciml.pinn.models import PIG
 
     torch.manual_seed(0)
-    for problem in (Helmholtz2D(4, 1), AllenCahn(n_ref=64, n_times=3), Convection(5.0)):
-        model = PIG(2, n_gaussians=40, low=problem.domain.low, high=problem.domain.high).double()
+    for problem in (Helmholtz2D(4, 1), AllenCahn(n_ref=64, n_times=3), Convection(5.0), KleinGordon(t_end=2.0),
+                    FlowMixing()):
+        box = problem.domain
+        model = PIG(box.dim, n_gaussians=40, low=box.low, high=box.high, sigma=0.3).double()
         points = problem.domain.sample(30, torch.Generator().manual_seed(0), dtype=torch.float64)
         closed = problem.residual(model, points)
         by_autograd = problem.residual(lambda p, m=model: m(p), points)  # a plain callable: nested autograd
@@ -239,3 +241,26 @@ def test_pig_default_size_is_the_papers():
     from sciml.pinn.models import PIG
 
     assert sum(p.numel() for p in PIG(2).parameters()) == 16097  # 4 channels x 800 Gaussians + 4-16-1 head
+
+
+def test_pig_float32_expanded_squares_agree_with_float64():
+    """The exponents are evaluated as x^2/s^2 - 2 x mu/s^2 + mu^2/s^2 (one matrix product): check the
+    cancellation stays far below the errors the method reaches, at the paper's initial widths."""
+    from sciml.pinn.models import PIG
+
+    torch.manual_seed(0)
+    model = PIG(2, low=[-1, -1], high=[1, 1])
+    x = torch.rand(500, 2) * 2 - 1
+    single = model.with_derivatives(x)
+    double = model.double().with_derivatives(x.double())
+    for a, b in zip(single, double, strict=True):
+        assert ((a.double() - b).abs().max() / b.abs().max()).item() < 1e-4
+
+
+def test_far_gaussians_do_not_produce_denormals():
+    from sciml.pinn.models import GaussianFeatures
+
+    features = GaussianFeatures(1, 4, channels=1, low=[0.0], high=[0.01], sigma=0.01)
+    weighted = features._weighted(torch.tensor([[1.0]]))  # 100 sigma away: exp(-5000) would be 0 or denormal
+    assert (weighted.abs() >= torch.finfo(torch.float32).tiny * features.weight.abs()).all()
+    assert (weighted.abs() < 1e-20).all()

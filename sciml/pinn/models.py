@@ -86,14 +86,15 @@ class GaussianFeatures(nn.Module):
     processed in chunks of ``chunk`` so memory stays bounded.
     """
 
-    def __init__(self, in_dim: int, n_gaussians: int, channels: int = 4, low=None, high=None, sigma: float = 0.1,
+    def __init__(self, in_dim: int, n_gaussians: int, channels: int = 4, low=None, high=None, sigma=0.1,
                  chunk: int = 4096, generator: torch.Generator | None = None):
+        """Means uniform in ``[low, high]``; ``sigma``: initial width, a number or one per axis."""
         super().__init__()
         low = torch.zeros(in_dim) if low is None else torch.as_tensor(low, dtype=torch.float32)
         high = torch.ones(in_dim) if high is None else torch.as_tensor(high, dtype=torch.float32)
         shape = (channels, n_gaussians, in_dim)
         self.mu = nn.Parameter(low + torch.rand(shape, generator=generator) * (high - low))
-        self.log_sigma = nn.Parameter(torch.full(shape, math.log(sigma)))
+        self.log_sigma = nn.Parameter(torch.log(torch.as_tensor(sigma, dtype=torch.float32)).expand(shape).clone())
         self.weight = nn.Parameter(0.01 * torch.randn(channels, n_gaussians, generator=generator))
         self.chunk = chunk
 
@@ -143,7 +144,7 @@ class PIG(nn.Module):
     """Physics-Informed Gaussians: :class:`GaussianFeatures` followed by a tiny tanh MLP (channels -> 16 -> 1)."""
 
     def __init__(self, in_dim: int, n_gaussians: int = 800, channels: int = 4, hidden: int = 16, low=None, high=None,
-                 sigma: float = 0.1, generator: torch.Generator | None = None):
+                 sigma=0.1, generator: torch.Generator | None = None):
         super().__init__()
         self.features = GaussianFeatures(in_dim, n_gaussians, channels, low, high, sigma, generator=generator)
         self.head = nn.Sequential(nn.Linear(channels, hidden), nn.Tanh(), nn.Linear(hidden, 1))

@@ -86,6 +86,7 @@ class Problem:
     name = ""
     domain: Box
     time_axis: int | None = None
+    periodic_axes: tuple[int, ...] = ()  # axes on which the solution is periodic over the domain
 
     def residual(self, model: Model, points: torch.Tensor) -> torch.Tensor:
         """PDE residual ``(N,)`` at ``points`` (``requires_grad`` is set here)."""
@@ -114,6 +115,7 @@ class Convection(Problem):
 
     name = "convection"
     time_axis = 1
+    periodic_axes = (0,)
 
     def __init__(self, beta: float = 50.0):
         self.beta = float(beta)
@@ -150,6 +152,7 @@ class AllenCahn(Problem):
 
     name = "allen_cahn"
     time_axis = 1
+    periodic_axes = (0,)
 
     def __init__(self, diffusion: float = 1e-4, n_ref: int = 512, n_times: int = 201):
         self.d = float(diffusion)

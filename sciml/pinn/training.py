@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import math
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import torch
@@ -23,6 +24,7 @@ class PINNResult:
     lbfgs_steps: int = 0
     lbfgs_note: str = ""
     propagation_failure: bool = False
+    snapshots: list[tuple[int, torch.Tensor]] = field(default_factory=list)  # (Adam step, collocation points)
 
 
 @dataclass
@@ -37,6 +39,8 @@ class PINNTraining:
     eval_grid: tuple[int, ...] = (256, 100)
     eval_every: int = 500
     progress: bool = False
+    snapshots: int = 3  # copies of the collocation points kept at evenly spaced Adam steps (0 and the last)
+    on_record: Callable[[dict], None] | None = None  # called with each history row (e.g. to print a log line)
 
 
 def _loss(problem: Problem, model, sampler: Sampler, cfg: PINNTraining, generator) -> tuple[torch.Tensor, torch.Tensor]:
@@ -119,11 +123,16 @@ def train(problem: Problem, model: torch.nn.Module, sampler: Sampler, cfg: PINNT
             row.update(collocation_skewness=sampler_stats.residual.skewness,
                        collocation_kurtosis=sampler_stats.residual.kurtosis, changed=sampler_stats.changed)
         result.history.append(row)
+        if cfg.on_record is not None:
+            cfg.on_record(row)
         result.final_error = error
         result.propagation_failure = looks_like_propagation_failure(error, stats)
 
     residual_fn = (lambda pts: problem.residual(model, pts)) if sampler.needs_candidates else None
     bar = tqdm(total=cfg.adam_steps + cfg.lbfgs_steps, disable=not cfg.progress, desc=problem.name)
+    snapshot_steps = {round(i * cfg.adam_steps / max(cfg.snapshots - 1, 1)) for i in range(cfg.snapshots)}
+    if 0 in snapshot_steps:
+        result.snapshots.append((0, sampler.points.detach().clone()))
     for step in range(1, cfg.adam_steps + 1):
         loss, residual = _loss(problem, model, sampler, cfg, generator)
         if not torch.isfinite(loss):
@@ -134,6 +143,8 @@ def train(problem: Problem, model: torch.nn.Module, sampler: Sampler, cfg: PINNT
         sched.step()
         report = sampler.update(residual, residual_fn=residual_fn)
         bar.update(1)
+        if step in snapshot_steps:
+            result.snapshots.append((step, sampler.points.detach().clone()))
         if step % cfg.eval_every == 0 or step == cfg.adam_steps:
             record(step, "adam", loss.detach().item(), report)
     if cfg.lbfgs_steps:

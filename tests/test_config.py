@@ -104,4 +104,13 @@ def test_configuration_reference_documents_every_key():
             for f in fields(section.default_factory):
                 if f"`{section.name}.{f.name}`" not in doc and f"`{section.name}.{f.name}`," not in doc:
                     missing.append(f"{section.name}.{f.name}")
+    from sciml.config import physics_informed_schema
+    from sciml.pinn.config import PROBLEM_CONFIGS
+
+    for solver, problem in [(s, p) for s in ("pinn", "pig") for p in PROBLEM_CONFIGS]:
+        root = physics_informed_schema(solver, problem)
+        for section in fields(root):
+            for f in fields(section.default_factory):
+                if f"`{section.name}.{f.name}`" not in doc:
+                    missing.append(f"{section.name}.{f.name}")
     assert not missing, f"docs/configuration.md lacks {sorted(set(missing))}"

@@ -180,17 +180,22 @@ def test_r3_training_loop_reduces_the_error_on_an_easy_convection_problem():
     assert problem.relative_l2(net, (64, 32)) < 0.3 * start
 
 
-def test_pig_closed_form_derivatives_equal_autograd():
+@pytest.mark.parametrize(("dim", "rotation"), [(2, False), (2, True), (3, True)])
+def test_pig_closed_form_derivatives_equal_autograd(dim, rotation):
     from sciml.pinn.models import PIG
 
     torch.manual_seed(0)
-    model = PIG(2, n_gaussians=60, low=[-1, -1], high=[1, 1]).double()
+    model = PIG(dim, n_gaussians=60, low=[-1] * dim, high=[1] * dim, sigma=0.3, rotation=rotation).double()
+    if rotation:
+        with torch.no_grad():
+            model.features.angles.uniform_(-1.5, 1.5)  # genuinely rotated, anisotropic Gaussians
+            model.features.log_sigma.add_(torch.rand_like(model.features.log_sigma) - 0.5)
     model.features.chunk = 7  # exercise the chunking
-    x = (torch.rand(25, 2, dtype=torch.float64) * 2 - 1).requires_grad_(True)
+    x = (torch.rand(25, dim, dtype=torch.float64) * 2 - 1).requires_grad_(True)
     u, grad, second = model.with_derivatives(x)
     auto = model(x)
     g = torch.autograd.grad(auto.sum(), x, create_graph=True)[0]
-    h = torch.stack([torch.autograd.grad(g[:, d].sum(), x, retain_graph=True)[0][:, d] for d in range(2)], 1)
+    h = torch.stack([torch.autograd.grad(g[:, d].sum(), x, retain_graph=True)[0][:, d] for d in range(dim)], 1)
     torch.testing.assert_close(u, auto, rtol=1e-12, atol=1e-14)
     torch.testing.assert_close(grad, g, rtol=1e-10, atol=1e-14)
     torch.testing.assert_close(second, h, rtol=1e-10, atol=1e-13)
@@ -264,3 +269,19 @@ def test_far_gaussians_do_not_produce_denormals():
     weighted = features._weighted(torch.tensor([[1.0]]))  # 100 sigma away: exp(-5000) would be 0 or denormal
     assert (weighted.abs() >= torch.finfo(torch.float32).tiny * features.weight.abs()).all()
     assert (weighted.abs() < 1e-20).all()
+
+
+def test_pig_rotation_gives_the_full_covariance_gaussian():
+    from sciml.pinn.models import GaussianFeatures
+
+    features = GaussianFeatures(2, 1, channels=1, low=[0.0, 0.0], high=[0.0, 0.0], rotation=True).double()
+    with torch.no_grad():
+        features.log_sigma.copy_(torch.log(torch.tensor([[[0.5, 0.1]]], dtype=torch.float64)))
+        features.angles.fill_(math.pi / 4)
+        features.weight.fill_(1.0)
+    # the long axis (sigma 0.5) now lies along the diagonal x = y
+    along = features(torch.tensor([[0.3, 0.3]], dtype=torch.float64)).item()
+    across = features(torch.tensor([[0.3, -0.3]], dtype=torch.float64)).item()
+    r2 = 0.18  # |(0.3, 0.3)|^2
+    assert along == pytest.approx(math.exp(-0.5 * r2 / 0.25), rel=1e-12)
+    assert across == pytest.approx(math.exp(-0.5 * r2 / 0.01), rel=1e-9)

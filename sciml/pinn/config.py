@@ -31,7 +31,8 @@ class PIGConfig:
     gaussians: int = 800  # per channel
     channels: int = 4
     hidden: int = 16  # width of the channels -> hidden -> 1 tanh head
-    sigma: float = 0.1  # initial width, in units of the longest side of the domain / 2
+    sigma: float = 0.1  # initial width, relative to half the domain's side along each axis
+    rotation: bool = False  # full covariances through a trainable rotation per Gaussian
 
 
 @dataclass

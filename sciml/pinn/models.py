@@ -87,8 +87,10 @@ class GaussianFeatures(nn.Module):
     """
 
     def __init__(self, in_dim: int, n_gaussians: int, channels: int = 4, low=None, high=None, sigma=0.1,
-                 chunk: int = 4096, generator: torch.Generator | None = None):
-        """Means uniform in ``[low, high]``; ``sigma``: initial width, a number or one per axis."""
+                 chunk: int = 4096, generator: torch.Generator | None = None, rotation: bool = False):
+        """Means uniform in ``[low, high]``; ``sigma``: initial width, a number or one per axis.
+        ``rotation``: full covariances ``R diag(sigma^2) R^T`` with ``R = exp(S)``, ``S`` skew-symmetric from
+        ``d (d - 1) / 2`` trainable angles per Gaussian (zero at start: the diagonal model)."""
         super().__init__()
         low = torch.zeros(in_dim) if low is None else torch.as_tensor(low, dtype=torch.float32)
         high = torch.ones(in_dim) if high is None else torch.as_tensor(high, dtype=torch.float32)
@@ -97,6 +99,28 @@ class GaussianFeatures(nn.Module):
         self.log_sigma = nn.Parameter(torch.log(torch.as_tensor(sigma, dtype=torch.float32)).expand(shape).clone())
         self.weight = nn.Parameter(0.01 * torch.randn(channels, n_gaussians, generator=generator))
         self.chunk = chunk
+        self.angles = nn.Parameter(torch.zeros(channels, n_gaussians, in_dim * (in_dim - 1) // 2)) if rotation else None
+
+    def precision(self) -> torch.Tensor:
+        """``A = R diag(1 / sigma^2) R^T``: ``(C, G, d, d)``."""
+        channels, n, d = self.mu.shape
+        skew = torch.zeros(channels, n, d, d, dtype=self.mu.dtype, device=self.mu.device)
+        upper = torch.triu_indices(d, d, 1)
+        skew[..., upper[1], upper[0]] = self.angles  # in 2-D: R rotates counter-clockwise by the angle
+        skew = skew - skew.transpose(-1, -2)
+        rot = torch.linalg.matrix_exp(skew)
+        return rot @ torch.diag_embed(torch.exp(-2 * self.log_sigma)) @ rot.transpose(-1, -2)
+
+    def _weighted_rotated(self, x: torch.Tensor, prec: torch.Tensor) -> torch.Tensor:
+        """As :meth:`_weighted` for full precision matrices: monomials ``[x_e x_f (e <= f), x, 1]``."""
+        d = x.shape[-1]
+        e, f = torch.triu_indices(d, d)
+        quad = prec[..., e, f] * torch.where(e == f, 1.0, 2.0).to(prec.dtype)  # (C, G, d(d+1)/2)
+        a_mu = (prec @ self.mu[..., None])[..., 0]  # (C, G, d)
+        coef = torch.cat([quad, -2 * a_mu, (self.mu * a_mu).sum(-1, keepdim=True)], -1)
+        monomials = torch.cat([x[:, e] * x[:, f], x, torch.ones_like(x[:, :1])], -1)
+        exponent = (monomials @ (-0.5 * coef.reshape(-1, coef.shape[-1]).T)).clamp(min=EXPONENT_FLOOR)
+        return torch.exp(exponent) * self.weight.reshape(-1)
 
     def _weighted(self, x: torch.Tensor) -> torch.Tensor:
         """``w_{c,i} phi_{c,i}(x)``: ``(N, C * G)`` from one matrix product of ``[x^2, x, 1]`` with the
@@ -114,6 +138,10 @@ class GaussianFeatures(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """``(N, d) -> (N, channels)``."""
         channels = self.weight.shape[0]
+        if self.angles is not None:
+            prec = self.precision()
+            return torch.cat([self._weighted_rotated(c, prec).view(len(c), channels, -1).sum(-1)
+                              for c in x.split(self.chunk)])
         return torch.cat([self._weighted(c).view(len(c), channels, -1).sum(-1) for c in x.split(self.chunk)])
 
     def with_derivatives(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
@@ -122,6 +150,8 @@ class GaussianFeatures(nn.Module):
         With ``a = w phi`` and ``p = 1 / sigma^2``: ``f_x = sum a (mu - x) p`` and
         ``f_xx = sum a ((x - mu)^2 p^2 - p) = x^2 S[p^2] - 2 x S[mu p^2] + S[mu^2 p^2 - p]``, ``S[c] = sum a c``.
         """
+        if self.angles is not None:
+            return self._rotated_derivatives(x)
         p = torch.exp(-2 * self.log_sigma)  # (C, G, d)
         p2 = p.pow(2)
         coef = torch.cat([p, self.mu * p, p2, self.mu * p2, self.mu.pow(2) * p2 - p], -1)  # (C, G, 5d)
@@ -139,14 +169,39 @@ class GaussianFeatures(nn.Module):
                 store.append(value)
         return tuple(torch.cat(o) for o in outs)
 
+    def _rotated_derivatives(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Full precision ``A``, ``m = A mu``: ``f_d = S[m_d] - sum_e S[A_de] x_e`` and
+        ``f_dd = sum_ef S[A_de A_df] x_e x_f - 2 sum_e S[m_d A_de] x_e + S[m_d^2 - A_dd]``."""
+        channels, n, d = self.mu.shape
+        prec = self.precision()  # (C, G, d, d)
+        m = (prec @ self.mu[..., None])[..., 0]  # (C, G, d)
+        quad = prec[..., :, :, None] * prec[..., :, None, :]  # (C, G, d, d, d): A_de A_df
+        lin = m[..., :, None] * prec  # (C, G, d, d): m_d A_de
+        const = m.pow(2) - torch.diagonal(prec, dim1=-2, dim2=-1)  # (C, G, d)
+        coef = torch.cat([prec.flatten(2), m, quad.flatten(2), lin.flatten(2), const], -1)
+        sizes = [d * d, d, d ** 3, d * d, d]
+        outs = ([], [], [])
+        for c in x.split(self.chunk):
+            a = self._weighted_rotated(c, prec)
+            s_a, s_m, s_q, s_l, s_c = torch.stack(
+                [a[:, i * n:(i + 1) * n] @ coef[i] for i in range(channels)], 1).split(sizes, dim=-1)
+            s_a, s_q, s_l = s_a.unflatten(-1, (d, d)), s_q.unflatten(-1, (d, d, d)), s_l.unflatten(-1, (d, d))
+            grad = s_m - torch.einsum("ncde,ne->ncd", s_a, c)
+            second = (torch.einsum("ncdef,ne,nf->ncd", s_q, c, c) - 2 * torch.einsum("ncde,ne->ncd", s_l, c) + s_c)
+            f = a.view(len(c), channels, n).sum(-1)
+            for store, value in zip(outs, (f, grad.transpose(1, 2), second.transpose(1, 2)), strict=True):
+                store.append(value)
+        return tuple(torch.cat(o) for o in outs)
+
 
 class PIG(nn.Module):
     """Physics-Informed Gaussians: :class:`GaussianFeatures` followed by a tiny tanh MLP (channels -> 16 -> 1)."""
 
     def __init__(self, in_dim: int, n_gaussians: int = 800, channels: int = 4, hidden: int = 16, low=None, high=None,
-                 sigma=0.1, generator: torch.Generator | None = None):
+                 sigma=0.1, generator: torch.Generator | None = None, rotation: bool = False):
         super().__init__()
-        self.features = GaussianFeatures(in_dim, n_gaussians, channels, low, high, sigma, generator=generator)
+        self.features = GaussianFeatures(in_dim, n_gaussians, channels, low, high, sigma, generator=generator,
+                                         rotation=rotation)
         self.head = nn.Sequential(nn.Linear(channels, hidden), nn.Tanh(), nn.Linear(hidden, 1))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:

@@ -46,7 +46,7 @@ def build_model(cfg: Any, problem: Problem, generator: torch.Generator | None = 
     if cfg.name == "pig":
         half = torch.tensor(box.high) - torch.tensor(box.low)
         return PIG(box.dim, cfg.gaussians, cfg.channels, cfg.hidden, box.low, box.high, sigma=cfg.sigma * half / 2,
-                   generator=generator)
+                   generator=generator, rotation=cfg.rotation)
     periodic = {}
     if cfg.periodic_harmonics > 0:
         periodic = {a: (box.high[a] - box.low[a], cfg.periodic_harmonics) for a in problem.periodic_axes}

@@ -223,6 +223,7 @@ def test_lbfgs_runs_exactly_the_requested_iterations_and_training_reduces_the_er
                        weights={"boundary": 10.0})
     result = train(problem, model, sampler, cfg, torch.Generator().manual_seed(1))
     assert result.lbfgs_steps == 40 and result.lbfgs_note == "ran 40 of 40 requested iterations"
+    assert len(sampler.points) == 300  # L-BFGS ran on the sampler's points
     assert [h["phase"] for h in result.history].count("lbfgs") == 4
     first = result.history[0]["error"]
     assert result.final_error < 0.2 * first and result.best_error <= result.final_error + 1e-12
@@ -285,3 +286,22 @@ def test_pig_rotation_gives_the_full_covariance_gaussian():
     r2 = 0.18  # |(0.3, 0.3)|^2
     assert along == pytest.approx(math.exp(-0.5 * r2 / 0.25), rel=1e-12)
     assert across == pytest.approx(math.exp(-0.5 * r2 / 0.01), rel=1e-9)
+
+
+def test_lbfgs_can_run_on_its_own_larger_point_set():
+    from sciml.pinn.models import MLP
+    from sciml.pinn.training import PINNTraining, train
+
+    torch.manual_seed(0)
+    problem = Helmholtz2D(1, 1)
+    seen = []
+    original = problem.residual
+
+    def spy(model, points):
+        seen.append(len(points))
+        return original(model, points)
+
+    problem.residual = spy
+    cfg = PINNTraining(adam_steps=3, lbfgs_steps=2, lbfgs_points=700, eval_every=100, eval_grid=(8, 8))
+    train(problem, MLP(2, 8, 1), UniformResampled(problem.domain, 50), cfg, torch.Generator().manual_seed(0))
+    assert seen[:3] == [50, 50, 50] and 700 in seen[3:]

@@ -97,6 +97,7 @@ class PINNTrainerConfig:
     lr_decay: float = 0.9  # Adam learning rate multiplied by this every decay_every steps
     decay_every: int = 5000
     lbfgs_steps: int = 0  # then L-BFGS (strong Wolfe, lr 1) for exactly this many iterations
+    lbfgs_points: int = 0  # > 0: L-BFGS on this many fresh uniform points instead of the sampler's last ones
     constraint_points: int = 200  # fresh initial/boundary points per term and step
     weights: dict[str, float] = field(default_factory=lambda: {"initial": 100.0, "boundary": 100.0})
     eval_every: int = 1000  # steps between error evaluations (and monitor rows)

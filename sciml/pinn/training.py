@@ -40,6 +40,7 @@ class PINNTraining:
     eval_every: int = 500
     progress: bool = False
     snapshots: int = 3  # copies of the collocation points kept at evenly spaced Adam steps (0 and the last)
+    lbfgs_points: int = 0  # > 0: L-BFGS on this many fresh uniform points (fixed) instead of the sampler's last
     on_record: Callable[[dict], None] | None = None  # called with each history row (e.g. to print a log line)
 
 
@@ -170,6 +171,10 @@ def train(problem: Problem, model: torch.nn.Module, sampler: Sampler, cfg: PINNT
         if step % cfg.eval_every == 0 or step == cfg.adam_steps:
             record(step, "adam", loss.detach().item(), report)
     if cfg.lbfgs_steps:
+        if cfg.lbfgs_points:
+            from sciml.pinn.samplers import UniformFixed
+
+            sampler = UniformFixed(problem.domain, cfg.lbfgs_points, generator)
         _run_lbfgs(problem, model, sampler, cfg, result, record, bar)
     bar.close()
     if result.propagation_failure:

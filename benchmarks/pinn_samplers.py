@@ -3,7 +3,8 @@ resampling), and of a PIG step.
 
 Protocol: convection beta 50, 4 x 50 tanh MLP, 1,000 collocation points, 200 constraint points per term,
 float32, CPU with a fixed thread count. Each row runs ``train`` for 100 warm-up then ``--steps`` timed Adam
-steps (sampler updated every step; one evaluation on a 16 x 16 grid at the end), median of 3 repetitions.
+steps (sampler updated every step; one evaluation on a 16 x 16 grid at the end), median of 3 repetitions
+in which the samplers take turns.
 Ratios are against uniform resampling in the same run. RAD scores 10,000 fresh candidates per update by
 design (an extra forward and backward pass), so it is shown with ``every`` 1 and 100.
 The PIG rows time one Adam step on Helmholtz (4, 1) with 4 x 800 Gaussians at 1,000 and 4,000 points.
@@ -34,20 +35,25 @@ SAMPLERS = {
 }
 
 
-def time_sampler(make, steps: int) -> float:
+def time_once(make, steps: int, rep: int) -> float:
     problem = Convection(50.0)
-    times = []
+    torch.manual_seed(rep)
+    g = torch.Generator().manual_seed(rep)
+    model, sampler = MLP(2, 50, 4), make(problem.domain, g)
+    train(problem, model, sampler, PINNTraining(adam_steps=100, eval_every=10**9, eval_grid=(16, 16)), g)
+    start = time.perf_counter()
+    train(problem, model, sampler, PINNTraining(adam_steps=steps, eval_every=10**9, eval_grid=(16, 16)), g)
+    return (time.perf_counter() - start) / steps
+
+
+def time_samplers(steps: int) -> dict[str, float]:
+    """Median of 3 repetitions; the samplers take turns within each repetition so that drifts in the
+    machine's load affect them alike."""
+    times: dict[str, list[float]] = {name: [] for name in SAMPLERS}
     for rep in range(3):
-        torch.manual_seed(rep)
-        g = torch.Generator().manual_seed(rep)
-        model, sampler = MLP(2, 50, 4), make(problem.domain, g)
-        warm = PINNTraining(adam_steps=100, eval_every=10**9, eval_grid=(16, 16))
-        train(problem, model, sampler, warm, g)
-        cfg = PINNTraining(adam_steps=steps, eval_every=10**9, eval_grid=(16, 16))
-        start = time.perf_counter()
-        train(problem, model, sampler, cfg, g)
-        times.append((time.perf_counter() - start) / steps)
-    return statistics.median(times)
+        for name, make in SAMPLERS.items():
+            times[name].append(time_once(make, steps, rep))
+    return {name: statistics.median(t) for name, t in times.items()}
 
 
 def time_pig(points: int, steps: int) -> float:
@@ -83,7 +89,7 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     print(f"torch {torch.__version__}, {args.threads} thread(s), {args.steps} timed steps, median of 3")
     print("| sampler | ms / iteration | ratio to uniform resampled |\n|---|---:|---:|")
-    results = {name: time_sampler(make, args.steps) for name, make in SAMPLERS.items()}
+    results = time_samplers(args.steps)
     base = results["uniform resampled"]
     for name, seconds in results.items():
         print(f"| {name} | {seconds * 1e3:.2f} | {seconds / base:.3f} |", flush=True)

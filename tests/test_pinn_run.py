@@ -90,3 +90,16 @@ def test_train_command_line_runs_a_pig_problem(tmp_path):
     result = json.loads((tmp_path / "pig" / "seed_0" / "result.json").read_text())
     assert result["lbfgs"].startswith("ran 5 of 5") and result["parameters"] == 4 * 50 * 5 + 4 * 16 + 16 + 17
     assert not (tmp_path / "pig" / "seed_0" / "solution.png").exists()
+
+
+def test_registry_builds_physics_informed_solvers():
+    from sciml import solvers
+    from sciml.pinn.models import MLP, PIG
+
+    assert solvers.get("pinn").kind == solvers.get("pig").kind == "physics_informed"
+    assert solvers.get("fno").kind == "operator"
+    cfg = load_config(["solver.name=pig", "problem.name=klein_gordon"])
+    model = solvers.get("pig").build(cfg.solver, build_problem(cfg.problem))
+    assert isinstance(model, PIG) and model(torch.zeros(5, 3)).shape == (5,)
+    cfg = load_config(["solver.name=pinn"])
+    assert isinstance(solvers.get("pinn").build(cfg.solver, build_problem(cfg.problem)), MLP)

@@ -249,6 +249,8 @@ def validate_physics_informed(cfg: Any) -> None:
 
     if cfg.sampler.name not in SAMPLERS:
         raise ConfigError(f"bad value for 'sampler.name': {cfg.sampler.name!r} (choose from {', '.join(SAMPLERS)})")
+    if cfg.trainer.dtype not in ("float32", "float64"):
+        raise ConfigError(f"bad value for 'trainer.dtype': {cfg.trainer.dtype!r} (float32 or float64)")
     if cfg.trainer.progress not in ("auto", "bar", "lines"):
         raise ConfigError(f"bad value for 'trainer.progress': {cfg.trainer.progress!r} (auto, bar or lines)")
     for key in ("sampler.points", "sampler.every", "trainer.decay_every", "trainer.eval_every",

@@ -103,3 +103,14 @@ def test_registry_builds_physics_informed_solvers():
     assert isinstance(model, PIG) and model(torch.zeros(5, 3)).shape == (5,)
     cfg = load_config(["solver.name=pinn"])
     assert isinstance(solvers.get("pinn").build(cfg.solver, build_problem(cfg.problem)), MLP)
+
+
+def test_float64_runs_keep_the_default_dtype_of_the_caller(tmp_path):
+    args = ["solver.name=pig", "solver.gaussians=20", "problem.name=helmholtz2d", "sampler.name=uniform",
+            "trainer.dtype=float64", f"run.dir={tmp_path / 'run'}", *TINY]
+    run = fit_pinn(load_config(args))
+    state = torch.load(run / "seed_0" / "model.pt", weights_only=True)["model"]
+    assert all(v.dtype == torch.float64 for v in state.values())
+    assert torch.get_default_dtype() == torch.float32
+    with pytest.raises(ConfigError, match="trainer.dtype"):
+        load_config(["solver.name=pinn", "trainer.dtype=half"])

@@ -27,8 +27,8 @@ class MLP(nn.Module):
                  fourier_scale: float = 1.0, low=None, high=None):
         super().__init__()
         # optional affine map of the non-periodic coordinates from [low, high] to [-1, 1]
-        low = -torch.ones(in_dim) if low is None else torch.as_tensor(low, dtype=torch.float32)
-        high = torch.ones(in_dim) if high is None else torch.as_tensor(high, dtype=torch.float32)
+        low = -torch.ones(in_dim) if low is None else torch.as_tensor(low, dtype=torch.get_default_dtype())
+        high = torch.ones(in_dim) if high is None else torch.as_tensor(high, dtype=torch.get_default_dtype())
         self.register_buffer("centre", (low + high) / 2)
         self.register_buffer("half_width", (high - low) / 2)
         self.periodic = dict(periodic or {})
@@ -92,11 +92,12 @@ class GaussianFeatures(nn.Module):
         ``rotation``: full covariances ``R diag(sigma^2) R^T`` with ``R = exp(S)``, ``S`` skew-symmetric from
         ``d (d - 1) / 2`` trainable angles per Gaussian (zero at start: the diagonal model)."""
         super().__init__()
-        low = torch.zeros(in_dim) if low is None else torch.as_tensor(low, dtype=torch.float32)
-        high = torch.ones(in_dim) if high is None else torch.as_tensor(high, dtype=torch.float32)
+        low = torch.zeros(in_dim) if low is None else torch.as_tensor(low, dtype=torch.get_default_dtype())
+        high = torch.ones(in_dim) if high is None else torch.as_tensor(high, dtype=torch.get_default_dtype())
         shape = (channels, n_gaussians, in_dim)
         self.mu = nn.Parameter(low + torch.rand(shape, generator=generator) * (high - low))
-        self.log_sigma = nn.Parameter(torch.log(torch.as_tensor(sigma, dtype=torch.float32)).expand(shape).clone())
+        sigma = torch.as_tensor(sigma, dtype=torch.get_default_dtype())
+        self.log_sigma = nn.Parameter(torch.log(sigma).expand(shape).clone())
         self.weight = nn.Parameter(0.01 * torch.randn(channels, n_gaussians, generator=generator))
         self.chunk = chunk
         self.angles = nn.Parameter(torch.zeros(channels, n_gaussians, in_dim * (in_dim - 1) // 2)) if rotation else None

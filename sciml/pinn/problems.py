@@ -32,8 +32,9 @@ class Box:
     def dim(self) -> int:
         return len(self.names)
 
-    def sample(self, n: int, generator: torch.Generator | None = None, dtype=torch.float32) -> torch.Tensor:
-        """``n`` points uniformly in the box, ``(n, d)``."""
+    def sample(self, n: int, generator: torch.Generator | None = None, dtype=None) -> torch.Tensor:
+        """``n`` points uniformly in the box, ``(n, d)`` (dtype: torch's default unless given)."""
+        dtype = dtype or torch.get_default_dtype()
         u = torch.rand(n, self.dim, generator=generator, dtype=dtype)
         low = torch.tensor(self.low, dtype=dtype)
         return low + u * (torch.tensor(self.high, dtype=dtype) - low)
@@ -48,7 +49,7 @@ class Box:
         return ((points >= low) & (points <= high)).all(-1)
 
     def sample_faces(self, n: int, axes: tuple[int, ...], generator: torch.Generator | None = None,
-                     dtype=torch.float32) -> torch.Tensor:
+                     dtype=None) -> torch.Tensor:
         """``n`` points uniformly on the faces ``x_a = low_a`` and ``x_a = high_a`` for each ``a`` in ``axes``
         (each face equally likely), ``(n, d)``."""
         points = self.sample(n, generator, dtype)
@@ -58,8 +59,9 @@ class Box:
                 points[face == 2 * i + side, axis] = value
         return points
 
-    def grid(self, sizes: tuple[int, ...], dtype=torch.float32) -> torch.Tensor:
+    def grid(self, sizes: tuple[int, ...], dtype=None) -> torch.Tensor:
         """A tensor-product grid ``(prod(sizes), d)`` including the end points."""
+        dtype = dtype or torch.get_default_dtype()
         axes = [torch.linspace(lo, hi, s, dtype=dtype) for lo, hi, s in zip(self.low, self.high, sizes, strict=True)]
         return torch.stack(torch.meshgrid(*axes, indexing="ij"), dim=-1).reshape(-1, self.dim)
 

@@ -17,6 +17,7 @@ seeds may be added to a finished run, any other change of config is refused.
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import json
 import math
@@ -107,8 +108,24 @@ def _write_history(rows: list[dict], path: Path) -> None:
         writer.writerows(rows)
 
 
+@contextlib.contextmanager
+def default_dtype(name: str):
+    """Problems, samplers and models follow torch's default dtype; set it for one run and restore it."""
+    before = torch.get_default_dtype()
+    torch.set_default_dtype({"float32": torch.float32, "float64": torch.float64}[name])
+    try:
+        yield
+    finally:
+        torch.set_default_dtype(before)
+
+
 def run_seed(cfg: Any, seed: int, seed_dir: Path) -> dict:
-    """Train one seed; write its weights, history, result and picture; return the result row."""
+    """Train one seed in ``trainer.dtype``; write its weights, history, result and picture; return the row."""
+    with default_dtype(cfg.trainer.dtype):
+        return _run_seed(cfg, seed, seed_dir)
+
+
+def _run_seed(cfg: Any, seed: int, seed_dir: Path) -> dict:
     from sciml.config import to_dict
     from sciml.training.checkpoint import save_checkpoint
 

@@ -192,14 +192,15 @@ def _without_seeds(config_yaml: str) -> dict:
 
 def fit_pinn(cfg: Any) -> Path:
     """Train every seed of a physics-informed config into ``cfg.run.dir``; return the run directory."""
-    from sciml.config import ConfigError, to_yaml
+    from sciml.config import ConfigError, load_config, to_yaml
 
     run_dir = Path(cfg.run.dir)
     done = sorted(run_dir.glob("seed_*/result.json"))
     if done and not cfg.run.resume:
         raise ConfigError(f"run directory {run_dir} already holds finished seeds and run.resume=false")
     saved = run_dir / "config.yaml"
-    if done and saved.exists() and _without_seeds(saved.read_text()) != _without_seeds(to_yaml(cfg)):
+    # the saved config is re-read through the schema, so keys added since (with defaults) do not count
+    if done and saved.exists() and _without_seeds(to_yaml(load_config([str(saved)]))) != _without_seeds(to_yaml(cfg)):
         raise ConfigError(f"run directory {run_dir} was made with a different config (other than "
                           "trainer.seeds); choose another run.dir or delete it")
     run_dir.mkdir(parents=True, exist_ok=True)

@@ -264,6 +264,9 @@ def validate_physics_informed(cfg: Any) -> None:
         raise ConfigError("nothing to train: trainer.adam_steps and trainer.lbfgs_steps are both 0")
     if not cfg.trainer.seeds:
         raise ConfigError("trainer.seeds is empty")
+    unknown = sorted(set(cfg.trainer.weights) - {"initial", "boundary"})
+    if unknown:
+        raise ConfigError(f"unknown constraint term(s) {unknown} in 'trainer.weights' (initial, boundary)")
     if cfg.problem.name == "helmholtz2d" and cfg.sampler.name == "causal_r3":
         raise ConfigError("sampler.name=causal_r3 needs a time axis; problem helmholtz2d has none")
 

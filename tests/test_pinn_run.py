@@ -32,6 +32,7 @@ def test_physics_informed_sections_are_typed_by_solver_and_problem():
     (["solver.name=pig", "solver.width=3"], "unknown config key 'solver.width'"),
     (["solver.name=pinn", "trainer.seeds=[]"], "trainer.seeds is empty"),
     (["solver.name=pinn", "trainer.adam_steps=0"], "nothing to train"),
+    (["solver.name=pinn", "trainer.weights.boundry=3"], "unknown constraint term(s) ['boundry']"),
     (["solver.name=pinn", "problem.name=helmholtz2d", "sampler.name=causal_r3"], "needs a time axis"),
 ])
 def test_bad_physics_informed_configs_name_the_problem(args, needle):

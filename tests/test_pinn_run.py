@@ -2,6 +2,7 @@
 
 import json
 import math
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -36,7 +37,7 @@ def test_physics_informed_sections_are_typed_by_solver_and_problem():
     (["solver.name=pinn", "problem.name=helmholtz2d", "sampler.name=causal_r3"], "needs a time axis"),
 ])
 def test_bad_physics_informed_configs_name_the_problem(args, needle):
-    with pytest.raises(ConfigError, match=needle.replace("[", r"\[").replace("(", r"\(")):
+    with pytest.raises(ConfigError, match=re.escape(needle)):
         load_config(args)
 
 

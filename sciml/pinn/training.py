@@ -13,7 +13,7 @@ from tqdm.auto import tqdm
 
 from sciml.pinn.monitor import ResidualStats, looks_like_propagation_failure, residual_stats
 from sciml.pinn.problems import Problem
-from sciml.pinn.samplers import Sampler
+from sciml.pinn.samplers import Sampler, UniformFixed
 
 
 @dataclass
@@ -172,8 +172,6 @@ def train(problem: Problem, model: torch.nn.Module, sampler: Sampler, cfg: PINNT
             record(step, "adam", loss.detach().item(), report)
     if cfg.lbfgs_steps:
         if cfg.lbfgs_points:
-            from sciml.pinn.samplers import UniformFixed
-
             sampler = UniformFixed(problem.domain, cfg.lbfgs_points, generator)
         _run_lbfgs(problem, model, sampler, cfg, result, record, bar)
     bar.close()

@@ -253,6 +253,9 @@ def validate_physics_informed(cfg: Any) -> None:
         raise ConfigError(f"bad value for 'trainer.dtype': {cfg.trainer.dtype!r} (float32 or float64)")
     if cfg.trainer.progress not in ("auto", "bar", "lines"):
         raise ConfigError(f"bad value for 'trainer.progress': {cfg.trainer.progress!r} (auto, bar or lines)")
+    device = cfg.trainer.device
+    if not (device in ("auto", "cpu", "cuda") or device.startswith("cuda:")):
+        raise ConfigError(f"bad value for 'trainer.device': {device!r} (auto, cpu, cuda or cuda:N)")
     for key in ("sampler.points", "sampler.every", "trainer.decay_every", "trainer.eval_every",
                 "trainer.eval_points", "trainer.constraint_points"):
         if _get(cfg, key) < 1:

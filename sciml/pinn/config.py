@@ -105,5 +105,6 @@ class PINNTrainerConfig:
     seeds: list[int] = field(default_factory=lambda: [0])  # one run per seed; finished seeds are skipped
     snapshots: int = 3  # moments of training whose collocation points are kept for the pictures
     threads: int = 0  # torch CPU threads; 0 keeps torch's default
+    device: str = "auto"  # auto (CUDA when present) | cpu | cuda | cuda:N
     dtype: str = "float32"  # float32 | float64 (PIG with L-BFGS stalls in float32 near 3e-3 on Helmholtz)
     progress: str = "auto"  # auto | bar | lines

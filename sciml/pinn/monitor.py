@@ -25,11 +25,11 @@ def residual_stats(residual: torch.Tensor) -> ResidualStats:
     mean = a.mean()
     centred = a - mean
     var = centred.pow(2).mean()
+    moments = torch.stack([mean, a.max(), var, centred.pow(3).mean(), centred.pow(4).mean()])
+    mean, top, var, third, fourth = moments.tolist()  # one device sync
     if var <= 0:
-        return ResidualStats(float(mean), float(a.max()), 0.0, 0.0)
-    skew = centred.pow(3).mean() / var**1.5
-    kurt = centred.pow(4).mean() / var**2 - 3
-    return ResidualStats(float(mean), float(a.max()), float(skew), float(kurt))
+        return ResidualStats(mean, top, 0.0, 0.0)
+    return ResidualStats(mean, top, third / var**1.5, fourth / var**2 - 3)
 
 
 def looks_like_propagation_failure(relative_error: float, stats: ResidualStats, error_threshold: float = 0.5,

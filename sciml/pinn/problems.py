@@ -4,6 +4,8 @@ A model is any callable ``u = model(points)`` mapping ``(N, d)`` points to ``(N,
 a model with ``with_derivatives(points) -> (u, grad u, pure second derivatives)`` (PIG) is differentiated in
 closed form instead of by nested autograd.
 Coordinates are ordered as in ``Box.names`` (space first, time last for evolution problems).
+New tensors follow torch's default dtype and device (``with torch.device("cuda"):`` puts a whole run on the
+GPU); random draws follow their generator, which must live on that device.
 """
 
 from __future__ import annotations
@@ -44,8 +46,8 @@ class Box:
         return (points[:, axis] - self.low[axis]) / (self.high[axis] - self.low[axis])
 
     def contains(self, points: torch.Tensor) -> torch.Tensor:
-        low = torch.tensor(self.low, dtype=points.dtype)
-        high = torch.tensor(self.high, dtype=points.dtype)
+        low = torch.tensor(self.low, dtype=points.dtype, device=points.device)
+        high = torch.tensor(self.high, dtype=points.dtype, device=points.device)
         return ((points >= low) & (points <= high)).all(-1)
 
     def sample_faces(self, n: int, axes: tuple[int, ...], generator: torch.Generator | None = None,
@@ -206,7 +208,7 @@ class AllenCahn(Problem):
         return self._table
 
     def reference(self, points: torch.Tensor) -> torch.Tensor:
-        table = self.reference_table()
+        table = self.reference_table().to(points.device)
         n, nt = self.n_ref, self.n_times
         xs = (points[:, 0].double() + 1) / 2 * n  # fractional grid index, periodic
         ts = points[:, 1].double().clamp(0, 1) * (nt - 1)

@@ -12,7 +12,8 @@ Run directory::
     seed_<s>/solution.png            reference, prediction, |error|, collocation points at the snapshots
 
 Re-running the same command skips the seeds that have a ``result.json`` (resume at seed granularity); more
-seeds may be added to a finished run, any other change of config is refused.
+seeds may be added to a finished run and the device, threads or progress display changed; any other change
+of config is refused.
 """
 
 from __future__ import annotations
@@ -120,24 +121,42 @@ def default_dtype(name: str):
 
 
 def run_seed(cfg: Any, seed: int, seed_dir: Path) -> dict:
-    """Train one seed in ``trainer.dtype``; write its weights, history, result and picture; return the row."""
+    """Train one seed in ``trainer.dtype`` on ``trainer.device``; write its weights, history, result and
+    picture; return the row. Seeds fix the run on one device: CPU and CUDA draw different random numbers."""
+    from sciml.training.loop import select_device
+
+    device = select_device(cfg.trainer.device)
     with default_dtype(cfg.trainer.dtype):
-        return _run_seed(cfg, seed, seed_dir)
+        with torch.device(device):  # every tensor the problem, sampler and model create lands on the device
+            torch.manual_seed(seed)
+            generator = torch.Generator(device=device).manual_seed(seed)
+            problem = build_problem(cfg.problem)
+            model = build_model(cfg.solver, problem, generator)
+            sampler = build_sampler(cfg.sampler, problem, generator)
+            start = time.perf_counter()
+            result: PINNResult = train(problem, model, sampler, _training(cfg, problem), generator)
+            if device.type == "cuda":
+                torch.cuda.synchronize(device)
+            seconds = time.perf_counter() - start
+        model.cpu()
+        result.snapshots = [(step, points.cpu()) for step, points in result.snapshots]
+        row = _save_seed(cfg, seed, seed_dir, problem, model, sampler, result, seconds)
+    row["device"] = str(device)
+    _write_json(row, seed_dir / "result.json")  # written last: its presence marks the seed as done
+    return row
 
 
-def _run_seed(cfg: Any, seed: int, seed_dir: Path) -> dict:
+def _write_json(data: dict, path: Path) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps(data, indent=1))
+    tmp.replace(path)
+
+
+def _save_seed(cfg: Any, seed: int, seed_dir: Path, problem: Problem, model: torch.nn.Module, sampler: Sampler,
+               result: PINNResult, seconds: float) -> dict:
     from sciml.config import to_dict
     from sciml.training.checkpoint import save_checkpoint
 
-    torch.manual_seed(seed)
-    generator = torch.Generator().manual_seed(seed)
-    problem = build_problem(cfg.problem)
-    model = build_model(cfg.solver, problem, generator)
-    sampler = build_sampler(cfg.sampler, problem, generator)
-    training = _training(cfg, problem)
-    start = time.perf_counter()
-    result: PINNResult = train(problem, model, sampler, training, generator)
-    seconds = time.perf_counter() - start
     seed_dir.mkdir(parents=True, exist_ok=True)
     save_checkpoint({"model": model.state_dict(), "config": to_dict(cfg), "seed": seed}, seed_dir / "model.pt")
     _write_history(result.history, seed_dir / "history.csv")
@@ -151,9 +170,6 @@ def _run_seed(cfg: Any, seed: int, seed_dir: Path) -> dict:
         title = (f"{problem.name}, {cfg.solver.name} + {cfg.sampler.name}, seed {seed}: "
                  f"relative L2 {result.final_error:.3g}")
         solution_figure(problem, model, result.snapshots, seed_dir / "solution.png", title)
-    tmp = seed_dir / "result.json.tmp"
-    tmp.write_text(json.dumps(row, indent=1))
-    tmp.replace(seed_dir / "result.json")  # written last: its presence marks the seed as done
     return row
 
 
@@ -182,11 +198,15 @@ def summary_markdown(cfg: Any, rows: list[dict], summary: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
+RUNTIME_KEYS = ("seeds", "device", "threads", "progress")  # may change between resumed invocations
+
+
 def _without_seeds(config_yaml: str) -> dict:
     import yaml
 
     data = yaml.safe_load(config_yaml)
-    data["trainer"].pop("seeds", None)
+    for key in RUNTIME_KEYS:
+        data["trainer"].pop(key, None)
     return data
 
 
@@ -202,7 +222,7 @@ def fit_pinn(cfg: Any) -> Path:
     # the saved config is re-read through the schema, so keys added since (with defaults) do not count
     if done and saved.exists() and _without_seeds(to_yaml(load_config([str(saved)]))) != _without_seeds(to_yaml(cfg)):
         raise ConfigError(f"run directory {run_dir} was made with a different config (other than "
-                          "trainer.seeds); choose another run.dir or delete it")
+                          f"trainer.{', trainer.'.join(RUNTIME_KEYS)}); choose another run.dir or delete it")
     run_dir.mkdir(parents=True, exist_ok=True)
     saved.write_text(to_yaml(cfg))
     if cfg.trainer.threads:

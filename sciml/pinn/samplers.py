@@ -17,6 +17,7 @@ Every update returns a :class:`SamplerReport` with how many points changed and t
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -32,7 +33,12 @@ class SamplerReport:
     changed: int  # points replaced or added
     retained: int
     population: int
-    residual: ResidualStats
+    residual_values: torch.Tensor  # (N,) the residual the update used, detached
+
+    @functools.cached_property
+    def residual(self) -> ResidualStats:
+        """Statistics of ``|r|``, computed on first access only (a GPU sync; most steps never ask)."""
+        return residual_stats(self.residual_values)
 
 
 class Sampler:
@@ -47,7 +53,7 @@ class Sampler:
 
     def weights(self) -> torch.Tensor:
         """Per-point weights of the PDE loss (ones unless the sampler is causal)."""
-        return torch.ones(len(self.points))
+        return torch.ones(len(self.points), dtype=self.points.dtype, device=self.points.device)
 
     def update(self, residual: torch.Tensor, **kwargs) -> SamplerReport:
         raise NotImplementedError
@@ -65,7 +71,7 @@ class UniformFixed(Sampler):
     def update(self, residual: torch.Tensor, **kwargs) -> SamplerReport:
         residual = self._check(residual)
         self.updates += 1
-        return SamplerReport(0, len(self.points), len(self.points), residual_stats(residual))
+        return SamplerReport(0, len(self.points), len(self.points), residual)
 
 
 class UniformResampled(Sampler):
@@ -80,7 +86,7 @@ class UniformResampled(Sampler):
         if self.updates % self.every == 0:
             self.points = self.domain.sample(len(self.points), self.generator)
             changed = len(self.points)
-        return SamplerReport(changed, len(self.points) - changed, len(self.points), residual_stats(residual))
+        return SamplerReport(changed, len(self.points) - changed, len(self.points), residual)
 
 
 class R3(Sampler):
@@ -89,7 +95,7 @@ class R3(Sampler):
         n_new = int((~keep).sum())
         self.points = torch.cat([self.points[keep], self.domain.sample(n_new, self.generator)])
         self.updates += 1
-        return SamplerReport(n_new, int(keep.sum()), len(self.points), residual_stats(residual))
+        return SamplerReport(n_new, int(keep.sum()), len(self.points), residual)
 
     def update(self, residual: torch.Tensor, **kwargs) -> SamplerReport:
         residual = self._check(residual)
@@ -151,7 +157,7 @@ class RAD(Sampler):
             if residual_fn is None:
                 raise ValueError(f"{type(self).__name__} needs residual_fn to score its candidates")
             changed = self._refresh(residual_fn)
-        return SamplerReport(changed, len(self.points) - changed, len(self.points), residual_stats(residual))
+        return SamplerReport(changed, len(self.points) - changed, len(self.points), residual)
 
 
 class RARD(RAD):

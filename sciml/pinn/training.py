@@ -79,7 +79,7 @@ def _run_lbfgs(problem, model, sampler, cfg, result, record, bar) -> None:
                                  line_search_fn="strong_wolfe")
 
     lbfgs = fresh()
-    constraint_gen = torch.Generator()
+    constraint_gen = torch.Generator(device=sampler.points.device)
     state = {"loss": math.nan}
 
     def closure():

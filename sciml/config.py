@@ -270,8 +270,13 @@ def validate_physics_informed(cfg: Any) -> None:
     unknown = sorted(set(cfg.trainer.weights) - {"initial", "boundary"})
     if unknown:
         raise ConfigError(f"unknown constraint term(s) {unknown} in 'trainer.weights' (initial, boundary)")
-    if cfg.problem.name == "helmholtz2d" and cfg.sampler.name == "causal_r3":
-        raise ConfigError("sampler.name=causal_r3 needs a time axis; problem helmholtz2d has none")
+    from sciml.pinn.problems import PROBLEMS
+
+    if PROBLEMS[cfg.problem.name].time_axis is None:
+        if cfg.sampler.name == "causal_r3":
+            raise ConfigError(f"sampler.name=causal_r3 needs a time axis; problem {cfg.problem.name} has none")
+        if getattr(cfg.solver, "hard_initial", False):
+            raise ConfigError(f"solver.hard_initial needs a time axis; problem {cfg.problem.name} has none")
 
 
 def to_yaml(cfg: Any) -> str:

@@ -36,6 +36,7 @@ def test_physics_informed_sections_are_typed_by_solver_and_problem():
     (["solver.name=pinn", "trainer.weights.boundry=3"], "unknown constraint term(s) ['boundry']"),
     (["solver.name=pinn", "problem.name=helmholtz2d", "sampler.name=causal_r3"], "needs a time axis"),
     (["solver.name=pinn", "trainer.device=gpu"], "bad value for 'trainer.device': 'gpu'"),
+    (["solver.name=pinn", "problem.name=helmholtz2d", "solver.hard_initial=true"], "hard_initial needs a time axis"),
 ])
 def test_bad_physics_informed_configs_name_the_problem(args, needle):
     with pytest.raises(ConfigError, match=re.escape(needle)):
@@ -117,3 +118,19 @@ def test_float64_runs_keep_the_default_dtype_of_the_caller(tmp_path):
     assert torch.get_default_dtype() == torch.float32
     with pytest.raises(ConfigError, match="trainer.dtype"):
         load_config(["solver.name=pinn", "trainer.dtype=half"])
+
+
+@pytest.mark.parametrize("problem_name", ["convection", "allen_cahn", "klein_gordon", "flow_mixing"])
+def test_hard_initial_condition_holds_exactly(problem_name):
+    cfg = load_config(["solver.name=pinn", f"problem.name={problem_name}", "solver.hard_initial=true"])
+    problem = build_problem(cfg.problem)
+    model = build_model(cfg.solver, problem, torch.Generator().manual_seed(0))
+    points = problem.domain.sample(64, torch.Generator().manual_seed(1))
+    start = points.clone()
+    start[:, problem.time_axis] = problem.domain.low[problem.time_axis]
+    with torch.no_grad():
+        torch.testing.assert_close(model(start), problem.initial_value(start), rtol=0, atol=1e-6)
+        # the initial value is the reference's (Allen-Cahn's reference is a table interpolated in x: 1.3e-5)
+        torch.testing.assert_close(problem.initial_value(start), problem.reference(start), rtol=0, atol=1e-4)
+        assert (model(points) - problem.reference(points)).abs().max() > 1e-2  # the network is still untrained
+    assert problem.initial_value(points).shape == (64,)

@@ -68,6 +68,26 @@ class MLP(nn.Module):
         return self.net(self.features(x)).squeeze(-1)
 
 
+class HardInitial(nn.Module):
+    """``u(x, t) = u0(x) + t_hat net(x, t)``: the initial condition holds exactly (a hard constraint, as in
+    DeepXDE's Allen–Cahn example), so the network cannot trade a small initial misfit for a trivial solution.
+
+    Args:
+      net: the network, ``(N, d) -> (N,)``.
+      initial: ``u0``, ``(N, d) -> (N,)`` (reads the space coordinates only).
+      time_axis, t0, t1: the time coordinate and its range; ``t_hat = (t - t0) / (t1 - t0)``.
+    """
+
+    def __init__(self, net: nn.Module, initial, time_axis: int, t0: float, t1: float):
+        super().__init__()
+        self.net, self.initial = net, initial
+        self.time_axis, self.t0, self.t1 = time_axis, float(t0), float(t1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        t_hat = (x[:, self.time_axis] - self.t0) / (self.t1 - self.t0)
+        return self.initial(x) + t_hat * self.net(x).reshape(x.shape[0])
+
+
 EXPONENT_FLOOR = -50.0  # exp(-50) ~ 2e-22: below float32 resolution of O(1) sums, far above denormals
 
 

@@ -103,6 +103,10 @@ class Problem:
     def reference(self, points: torch.Tensor) -> torch.Tensor:
         raise NotImplementedError
 
+    def initial_value(self, points: torch.Tensor) -> torch.Tensor:
+        """``u(x, t0)`` at the space coordinates of ``points`` ``(N, d)`` -> ``(N,)`` (evolution problems)."""
+        raise NotImplementedError(f"problem {self.name!r} has no initial condition")
+
     def relative_l2(self, model: Model, sizes: tuple[int, ...]) -> float:
         """``||u - u_ref|| / ||u_ref||`` on a tensor-product evaluation grid."""
         points = self.domain.grid(sizes)
@@ -144,6 +148,9 @@ class Convection(Problem):
     def reference(self, points: torch.Tensor) -> torch.Tensor:
         return torch.sin(points[:, 0] - self.beta * points[:, 1])
 
+    def initial_value(self, points: torch.Tensor) -> torch.Tensor:
+        return torch.sin(points[:, 0])
+
 
 class AllenCahn(Problem):
     """``u_t - d u_xx + 5 u^3 - 5 u = 0`` on ``x in [-1, 1]`` periodic, ``t in [0, 1]``, d = 1e-4,
@@ -178,12 +185,16 @@ class AllenCahn(Problem):
     def constraint_losses(self, model: Model, n: int, generator: torch.Generator | None = None) -> dict:
         x = torch.rand(n, 1, generator=generator) * 2 - 1
         t = torch.rand(n, 1, generator=generator)
-        initial = _eval(model, torch.cat([x, torch.zeros_like(x)], 1)) - x[:, 0] ** 2 * torch.cos(math.pi * x[:, 0])
+        x0 = torch.cat([x, torch.zeros_like(x)], 1)
+        initial = _eval(model, x0) - self.initial_value(x0)
         left = torch.cat([-torch.ones_like(t), t], 1).requires_grad_(True)
         right = torch.cat([torch.ones_like(t), t], 1).requires_grad_(True)
         ul, ur = _eval(model, left), _eval(model, right)
         dl, dr = _grad(ul, left)[:, 0], _grad(ur, right)[:, 0]
         return {"initial": initial.pow(2).mean(), "boundary": (ul - ur).pow(2).mean() + (dl - dr).pow(2).mean()}
+
+    def initial_value(self, points: torch.Tensor) -> torch.Tensor:
+        return points[:, 0] ** 2 * torch.cos(math.pi * points[:, 0])
 
     def reference_table(self) -> torch.Tensor:
         """``u`` on the grid ``x_j = -1 + 2 j / n_ref``, ``t_i = i / (n_times - 1)``: ``(n_times, n_ref)``."""
@@ -272,6 +283,9 @@ class KleinGordon(Problem):
         x, y, t = points.unbind(-1)
         return (x + y) * torch.cos(self.k * t) + x * y * torch.sin(self.k * t)
 
+    def initial_value(self, points: torch.Tensor) -> torch.Tensor:
+        return points[:, 0] + points[:, 1]
+
     def residual(self, model: Model, points: torch.Tensor) -> torch.Tensor:
         closed = _derivatives(model, points.detach())
         if closed is not None:
@@ -293,7 +307,7 @@ class KleinGordon(Problem):
         u0_t = _grad(u0, initial)[:, 2]
         x, y = initial[:, 0].detach(), initial[:, 1].detach()
         boundary = self.domain.sample_faces(n, (0, 1), generator)
-        return {"initial": (u0 - (x + y)).pow(2).mean() + (u0_t - self.k * x * y).pow(2).mean(),
+        return {"initial": (u0 - self.initial_value(initial)).pow(2).mean() + (u0_t - self.k * x * y).pow(2).mean(),
                 "boundary": (_eval(model, boundary) - self.reference(boundary)).pow(2).mean()}
 
 
@@ -321,6 +335,9 @@ class FlowMixing(Problem):
         x, y, t = points.unbind(-1)
         wt = self._omega(x, y) * t
         return -torch.tanh(0.5 * y * torch.cos(wt) - 0.5 * x * torch.sin(wt))
+
+    def initial_value(self, points: torch.Tensor) -> torch.Tensor:
+        return -torch.tanh(0.5 * points[:, 1])
 
     def residual(self, model: Model, points: torch.Tensor) -> torch.Tensor:
         closed = _derivatives(model, points.detach())

@@ -31,7 +31,8 @@ from typing import Any
 
 import torch
 
-from sciml.pinn.models import MLP, PIG
+from sciml.config import ConfigError
+from sciml.pinn.models import MLP, PIG, HardInitial
 from sciml.pinn.problems import Problem, get_problem
 from sciml.pinn.samplers import R3, RAD, RARD, CausalR3, Sampler, UniformFixed, UniformResampled
 from sciml.pinn.training import PINNResult, PINNTraining, train
@@ -53,8 +54,14 @@ def build_model(cfg: Any, problem: Problem, generator: torch.Generator | None = 
     if cfg.periodic_harmonics > 0:
         periodic = {a: (box.high[a] - box.low[a], cfg.periodic_harmonics) for a in problem.periodic_axes}
     bounds = {"low": box.low, "high": box.high} if cfg.normalise_inputs else {}
-    return MLP(box.dim, cfg.width, cfg.depth, periodic=periodic, fourier_features=cfg.fourier_features,
-               fourier_scale=cfg.fourier_scale, **bounds)
+    net = MLP(box.dim, cfg.width, cfg.depth, periodic=periodic, fourier_features=cfg.fourier_features,
+              fourier_scale=cfg.fourier_scale, **bounds)
+    if not cfg.hard_initial:
+        return net
+    if problem.time_axis is None:
+        raise ConfigError(f"solver.hard_initial needs an evolution problem; {problem.name!r} has no time axis")
+    axis = problem.time_axis
+    return HardInitial(net, problem.initial_value, axis, box.low[axis], box.high[axis])
 
 
 def build_sampler(cfg: Any, problem: Problem, generator: torch.Generator | None = None) -> Sampler:

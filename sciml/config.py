@@ -270,7 +270,11 @@ def validate_physics_informed(cfg: Any) -> None:
     unknown = sorted(set(cfg.trainer.weights) - {"initial", "boundary"})
     if unknown:
         raise ConfigError(f"unknown constraint term(s) {unknown} in 'trainer.weights' (initial, boundary)")
+    from sciml.pinn.models import MLP
     from sciml.pinn.problems import PROBLEMS
+
+    if cfg.solver.name == "pinn" and cfg.solver.init not in MLP.INITS:
+        raise ConfigError(f"bad value for 'solver.init': {cfg.solver.init!r} (choose from {', '.join(MLP.INITS)})")
 
     if PROBLEMS[cfg.problem.name].time_axis is None:
         if cfg.sampler.name == "causal_r3":

@@ -305,3 +305,15 @@ def test_lbfgs_can_run_on_its_own_larger_point_set():
     cfg = PINNTraining(adam_steps=3, lbfgs_steps=2, lbfgs_points=700, eval_every=100, eval_grid=(8, 8))
     train(problem, MLP(2, 8, 1), UniformResampled(problem.domain, 50), cfg, torch.Generator().manual_seed(0))
     assert seen[:3] == [50, 50, 50] and 700 in seen[3:]
+
+
+def test_mlp_initialisations_differ_in_scale():
+    from sciml.pinn.models import MLP
+
+    torch.manual_seed(0)
+    xavier = MLP(2, 50, 4).net[2].weight
+    default = MLP(2, 50, 4, init="torch").net[2].weight
+    assert default.abs().max() <= 1 / 50**0.5  # nn.Linear's uniform(+-1/sqrt(fan_in))
+    assert xavier.std() > 1.5 * default.std()  # xavier normal: std sqrt(2 / (50 + 50)) = 0.14 against 0.082
+    with pytest.raises(ValueError, match="unknown init"):
+        MLP(2, 50, 4, init="glorot")

@@ -35,6 +35,7 @@ def test_physics_informed_sections_are_typed_by_solver_and_problem():
     (["solver.name=pinn", "trainer.adam_steps=0"], "nothing to train"),
     (["solver.name=pinn", "trainer.weights.boundry=3"], "unknown constraint term(s) ['boundry']"),
     (["solver.name=pinn", "problem.name=helmholtz2d", "sampler.name=causal_r3"], "needs a time axis"),
+    (["solver.name=pinn", "solver.init=glorot"], "bad value for 'solver.init': 'glorot'"),
     (["solver.name=pinn", "trainer.device=gpu"], "bad value for 'trainer.device': 'gpu'"),
     (["solver.name=pinn", "problem.name=helmholtz2d", "solver.hard_initial=true"], "hard_initial needs a time axis"),
 ])

@@ -21,6 +21,7 @@ class PINNConfig:
     periodic_harmonics: int = 0  # > 0: periodic axes enter as cos/sin of k = 1..harmonics (exact periodicity)
     fourier_features: int = 0  # random Fourier features [cos Bx, sin Bx], B ~ N(0, fourier_scale^2)
     fourier_scale: float = 1.0
+    init: str = "xavier_normal"  # xavier_normal | xavier_uniform | torch (nn.Linear's default)
     hard_initial: bool = False  # u = u0(x) + t_hat net(x, t): the initial condition holds exactly
 
 

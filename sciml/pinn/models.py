@@ -19,13 +19,20 @@ class MLP(nn.Module):
       fourier_features, fourier_scale: random Fourier features ``[cos(Bx), sin(Bx)]`` with
         ``B ~ N(0, scale^2)`` (0 features: plain coordinates).
       low, high: the domain's corners; other coordinates are mapped to [-1, 1] (default: used as given).
+      init: ``xavier_normal`` (Raissi et al.), ``xavier_uniform``, or ``torch`` (``nn.Linear``'s own
+        uniform(+-1/sqrt(fan_in)), smaller weights: a smoother network at the start); biases start at zero
+        except with ``torch``.
     Returns ``(N,)`` for ``(N, in_dim)``.
     """
 
+    INITS = ("xavier_normal", "xavier_uniform", "torch")
+
     def __init__(self, in_dim: int, width: int = 50, depth: int = 4,
                  periodic: dict[int, tuple[float, int]] | None = None, fourier_features: int = 0,
-                 fourier_scale: float = 1.0, low=None, high=None):
+                 fourier_scale: float = 1.0, low=None, high=None, init: str = "xavier_normal"):
         super().__init__()
+        if init not in self.INITS:
+            raise ValueError(f"unknown init {init!r} (choose from {', '.join(self.INITS)})")
         # optional affine map of the non-periodic coordinates from [low, high] to [-1, 1]
         low = -torch.ones(in_dim) if low is None else torch.as_tensor(low, dtype=torch.get_default_dtype())
         high = torch.ones(in_dim) if high is None else torch.as_tensor(high, dtype=torch.get_default_dtype())
@@ -45,8 +52,8 @@ class MLP(nn.Module):
         layers.append(nn.Linear(d, 1))
         self.net = nn.Sequential(*layers)
         for m in self.net:
-            if isinstance(m, nn.Linear):
-                nn.init.xavier_normal_(m.weight)
+            if isinstance(m, nn.Linear) and init != "torch":
+                getattr(nn.init, init + "_")(m.weight)
                 nn.init.zeros_(m.bias)
 
     def features(self, x: torch.Tensor) -> torch.Tensor:

@@ -55,7 +55,7 @@ def build_model(cfg: Any, problem: Problem, generator: torch.Generator | None = 
         periodic = {a: (box.high[a] - box.low[a], cfg.periodic_harmonics) for a in problem.periodic_axes}
     bounds = {"low": box.low, "high": box.high} if cfg.normalise_inputs else {}
     net = MLP(box.dim, cfg.width, cfg.depth, periodic=periodic, fourier_features=cfg.fourier_features,
-              fourier_scale=cfg.fourier_scale, **bounds)
+              fourier_scale=cfg.fourier_scale, init=cfg.init, **bounds)
     if not cfg.hard_initial:
         return net
     if problem.time_axis is None:

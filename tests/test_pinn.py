@@ -317,3 +317,14 @@ def test_mlp_initialisations_differ_in_scale():
     assert xavier.std() > 1.5 * default.std()  # xavier normal: std sqrt(2 / (50 + 50)) = 0.14 against 0.082
     with pytest.raises(ValueError, match="unknown init"):
         MLP(2, 50, 4, init="glorot")
+
+
+def test_active_fraction_counts_the_near_gaussians():
+    from sciml.pinn.models import GaussianFeatures
+
+    features = GaussianFeatures(1, 2, channels=1, sigma=0.1)
+    with torch.no_grad():
+        features.mu.copy_(torch.tensor([[[0.0], [10.0]]]))
+    x = torch.tensor([[0.0], [0.5], [2.0], [10.0]])
+    # exponents -0.5 (x - mu)^2 / 0.01 above -50 means |x - mu| < 1: (0, 0), (0.5, 0), (10, 10) of 8 pairs
+    assert features.active_fraction(x) == 3 / 8

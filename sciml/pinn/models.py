@@ -151,18 +151,31 @@ class GaussianFeatures(nn.Module):
         exponent = (monomials @ (-0.5 * coef.reshape(-1, coef.shape[-1]).T)).clamp(min=EXPONENT_FLOOR)
         return torch.exp(exponent) * self.weight.reshape(-1)
 
-    def _weighted(self, x: torch.Tensor) -> torch.Tensor:
-        """``w_{c,i} phi_{c,i}(x)``: ``(N, C * G)`` from one matrix product of ``[x^2, x, 1]`` with the
-        expanded-square coefficients (a contiguous 2-D product: strided views cost ~3x in exp and bmm)."""
+    def _exponent(self, x: torch.Tensor) -> torch.Tensor:
+        """``-0.5 sum_d ((x_d - mu_d) / sigma_d)^2``: ``(N, C * G)`` from one matrix product of ``[x^2, x, 1]``
+        with the expanded-square coefficients (a contiguous 2-D product: strided views cost ~3x in exp and bmm)."""
         inv_var = torch.exp(-2 * self.log_sigma)  # (C, G, d)
         coef = torch.cat([inv_var, -2 * self.mu * inv_var, (self.mu.pow(2) * inv_var).sum(-1, keepdim=True)], -1)
         monomials = torch.cat([x.pow(2), x, torch.ones_like(x[:, :1])], -1)  # (N, 2d + 1)
-        exponent = monomials @ (-0.5 * coef.reshape(-1, coef.shape[-1]).T)  # (N, C * G)
+        return monomials @ (-0.5 * coef.reshape(-1, coef.shape[-1]).T)
+
+    def _weighted(self, x: torch.Tensor) -> torch.Tensor:
+        """``w_{c,i} phi_{c,i}(x)``: ``(N, C * G)``."""
+        exponent = self._exponent(x)
         # Far Gaussians (beyond 10 sigma) are held at exp(-50) ~ 2e-22 with zero gradient: exp of very
         # negative numbers gives denormal floats, which make exp, the products and their gradients ~15x
         # slower on x86 CPUs (exp(-inf) and masking are slow paths too).
         exponent = exponent.clamp(min=EXPONENT_FLOOR)
         return torch.exp(exponent) * self.weight.reshape(-1)
+
+    @torch.no_grad()
+    def active_fraction(self, x: torch.Tensor, floor: float = EXPONENT_FLOOR) -> float:
+        """Share of (point, Gaussian) pairs whose exponent lies above ``floor``: the most that evaluating only
+        the Gaussians near each point could save (diagnostic; diagonal widths only)."""
+        if self.angles is not None:
+            raise NotImplementedError("active_fraction is for diagonal widths")
+        active = sum(int((self._exponent(c) > floor).sum()) for c in x.split(self.chunk))
+        return active / (len(x) * self.weight.numel())
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """``(N, d) -> (N, channels)``."""

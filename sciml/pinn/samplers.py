@@ -92,10 +92,11 @@ class UniformResampled(Sampler):
 class R3(Sampler):
     def _retain_and_resample(self, score: torch.Tensor, residual: torch.Tensor) -> SamplerReport:
         keep = score > score.mean()
-        n_new = int((~keep).sum())
+        retained = int(keep.sum())  # the one device sync of an update
+        n_new = len(self.points) - retained
         self.points = torch.cat([self.points[keep], self.domain.sample(n_new, self.generator)])
         self.updates += 1
-        return SamplerReport(n_new, int(keep.sum()), len(self.points), residual)
+        return SamplerReport(n_new, retained, len(self.points), residual)
 
     def update(self, residual: torch.Tensor, **kwargs) -> SamplerReport:
         residual = self._check(residual)

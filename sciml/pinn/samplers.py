@@ -8,8 +8,8 @@ score a fresh candidate set.
   the population size is constant.
 - ``CausalR3``: R3 on the gated residual ``|r| g`` with the causal gate ``g(t_hat) = (1 - tanh(alpha (t_hat -
   beta))) / 2``, ``alpha = 5``; beta starts at -0.5 and grows by ``eta min(exp(-epsilon mean((r g)^2)), 0.1)``
-  (eta 1e-3, epsilon 20), so the gate opens forward in time as the early residual falls. The gate also
-  weights the PDE loss (:meth:`CausalR3.weights`).
+  (eta 1e-3, epsilon 20), so the gate opens forward in time as the early residual falls. The PDE loss is
+  ``mean((r g)^2)`` (:meth:`CausalR3.weights`).
 - ``RAD`` (Wu et al. 2023): redraw all points from candidates with density ``|r|^k / mean|r|^k + c``.
 - ``RARD``: add ``n_add`` candidates drawn with that density (the population grows).
 Every update returns a :class:`SamplerReport` with how many points changed and the residual statistics.
@@ -118,7 +118,9 @@ class CausalR3(R3):
         return causal_gate(self.domain.normalised(self.points, self.time_axis), self.beta, self.alpha)
 
     def weights(self) -> torch.Tensor:
-        return self.gate()
+        """``g^2``: the PDE loss is ``mean((r g)^2)``, the quantity the gate's speed rule reads (as in the
+        released R3 code; before 2026-11-28 sciml weighted by ``g``)."""
+        return self.gate().pow(2)
 
     def update(self, residual: torch.Tensor, **kwargs) -> SamplerReport:
         residual = self._check(residual)

@@ -77,7 +77,7 @@ class MLP(nn.Module):
 
 class HardInitial(nn.Module):
     """``u(x, t) = u0(x) + t_hat net(x, t)``: the initial condition holds exactly (a hard constraint, as in
-    DeepXDE's Allen–Cahn example), so the network cannot trade a small initial misfit for a trivial solution.
+    DeepXDE's Allen–Cahn example). It did not help our Allen–Cahn or convection runs (docs/pinn.md).
 
     Args:
       net: the network, ``(N, d) -> (N,)``.
@@ -170,8 +170,8 @@ class GaussianFeatures(nn.Module):
 
     @torch.no_grad()
     def active_fraction(self, x: torch.Tensor, floor: float = EXPONENT_FLOOR) -> float:
-        """Share of (point, Gaussian) pairs whose exponent lies above ``floor``: the most that evaluating only
-        the Gaussians near each point could save (diagnostic; diagonal widths only)."""
+        """Share of (point, Gaussian) pairs whose exponent lies above ``floor``: the work that evaluating only
+        the Gaussians near each point would still do (diagnostic; diagonal widths only)."""
         if self.angles is not None:
             raise NotImplementedError("active_fraction is for diagonal widths")
         active = sum(int((self._exponent(c) > floor).sum()) for c in x.split(self.chunk))

@@ -329,3 +329,26 @@ def test_active_fraction_counts_the_near_gaussians():
     x = torch.tensor([[0.0], [0.5], [2.0], [10.0]])
     # exponents -0.5 (x - mu)^2 / 0.01 above -50 means |x - mu| < 1: (0, 0), (0.5, 0), (10, 10) of 8 pairs
     assert features.active_fraction(x) == 3 / 8
+
+
+@pytest.mark.parametrize("resample", [True, False])
+def test_constraint_points_are_fresh_or_fixed_as_configured(resample):
+    from sciml.pinn.models import MLP
+    from sciml.pinn.training import PINNTraining, train
+
+    problem = Convection(50.0)
+    drawn = []
+    original = problem.constraint_losses
+
+    def spy(model, n, generator=None):
+        state = generator.get_state().clone()
+        drawn.append(torch.rand(n, generator=generator))  # what this step's points are drawn from
+        generator.set_state(state)
+        return original(model, n, generator)
+
+    problem.constraint_losses = spy
+    cfg = PINNTraining(adam_steps=4, eval_every=100, eval_grid=(8, 8), constraint_points=16,
+                       constraint_resample=resample)
+    train(problem, MLP(2, 8, 1), UniformResampled(problem.domain, 20), cfg, torch.Generator().manual_seed(0))
+    same = [torch.equal(drawn[0], d) for d in drawn[1:4]]
+    assert same == [not resample] * 3

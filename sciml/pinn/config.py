@@ -100,7 +100,8 @@ class PINNTrainerConfig:
     decay_every: int = 5000
     lbfgs_steps: int = 0  # then L-BFGS (strong Wolfe, lr 1) for exactly this many iterations
     lbfgs_points: int = 0  # > 0: L-BFGS on this many fresh uniform points instead of the sampler's last ones
-    constraint_points: int = 200  # fresh initial/boundary points per term and step
+    constraint_points: int = 200  # initial/boundary points per term and step
+    constraint_resample: bool = True  # fresh initial/boundary points every step; false: one fixed set
     weights: dict[str, float] = field(default_factory=lambda: {"initial": 100.0, "boundary": 100.0})
     eval_every: int = 1000  # steps between error evaluations (and monitor rows)
     eval_points: int = 20000  # evaluation grid size (split evenly over the axes)

@@ -103,7 +103,8 @@ def _training(cfg: Any, problem: Problem) -> PINNTraining:
     return PINNTraining(on_record=None if progress else log_line, adam_steps=t.adam_steps, lr=t.lr,
                         lr_decay=t.lr_decay, decay_every=t.decay_every,
                         lbfgs_steps=t.lbfgs_steps, lbfgs_points=t.lbfgs_points,
-                        constraint_points=t.constraint_points, weights=dict(t.weights),
+                        constraint_points=t.constraint_points,
+                        constraint_resample=t.constraint_resample, weights=dict(t.weights),
                         eval_grid=eval_grid(problem, t.eval_points), eval_every=t.eval_every, progress=progress,
                         snapshots=t.snapshots)
 

@@ -35,6 +35,7 @@ class PINNTraining:
     decay_every: int = 5000
     lbfgs_steps: int = 0
     constraint_points: int = 200
+    constraint_resample: bool = True  # False: one fixed set of initial/boundary points (the released R3 code)
     weights: dict[str, float] = field(default_factory=lambda: {"initial": 100.0, "boundary": 100.0})
     eval_grid: tuple[int, ...] = (256, 100)
     eval_every: int = 500
@@ -156,8 +157,15 @@ def train(problem: Problem, model: torch.nn.Module, sampler: Sampler, cfg: PINNT
     snapshot_steps = {round(i * cfg.adam_steps / max(cfg.snapshots - 1, 1)) for i in range(cfg.snapshots)}
     if 0 in snapshot_steps:
         result.snapshots.append((0, sampler.points.detach().clone()))
+    fixed_gen, fixed_seed = None, 0
+    if not cfg.constraint_resample:  # the same points every step: re-seed a private generator
+        device = sampler.points.device
+        fixed_seed = int(torch.randint(0, 2**62, (1,), generator=generator, device=device).item())
+        fixed_gen = torch.Generator(device=device)
     for step in range(1, cfg.adam_steps + 1):
-        loss, residual = _loss(problem, model, sampler, cfg, generator)
+        if fixed_gen is not None:
+            fixed_gen.manual_seed(fixed_seed)
+        loss, residual = _loss(problem, model, sampler, cfg, generator if fixed_gen is None else fixed_gen)
         if not torch.isfinite(loss):
             raise FloatingPointError(f"PINN loss became {loss.detach().item()} at Adam step {step}")
         opt.zero_grad(set_to_none=True)

@@ -120,9 +120,9 @@ def test_causal_gate_and_its_schedule():
     torch.testing.assert_close(sampler.weights(), expected_gate**2)  # the loss is mean((r g)^2)
     residual = torch.full((500,), 0.1)
     gated = float((residual * expected_gate).pow(2).mean())
-    sampler.update(residual)
+    report = sampler.update(residual)
     assert sampler.beta == pytest.approx(-0.5 + 1e-3 * min(math.exp(-20 * gated), 0.1))
-    assert len(sampler.points) == 500
+    assert report.gate_beta == sampler.beta and len(sampler.points) == 500
 
 
 def test_uniform_samplers():
@@ -352,3 +352,15 @@ def test_constraint_points_are_fresh_or_fixed_as_configured(resample):
     train(problem, MLP(2, 8, 1), UniformResampled(problem.domain, 20), cfg, torch.Generator().manual_seed(0))
     same = [torch.equal(drawn[0], d) for d in drawn[1:4]]
     assert same == [not resample] * 3
+
+
+def test_causal_r3_history_records_the_gate_moving_forward():
+    from sciml.pinn.models import MLP
+    from sciml.pinn.training import PINNTraining, train
+
+    problem = Convection(1.0)
+    sampler = CausalR3(problem.domain, 64, time_axis=1, generator=torch.Generator().manual_seed(0))
+    cfg = PINNTraining(adam_steps=6, eval_every=2, eval_grid=(8, 8), constraint_points=16)
+    history = train(problem, MLP(2, 8, 1), sampler, cfg, torch.Generator().manual_seed(0)).history
+    gates = [row["gate_beta"] for row in history]
+    assert len(gates) == 3 and -0.5 < gates[0] < gates[1] < gates[2] == sampler.beta

@@ -97,8 +97,9 @@ def _training(cfg: Any, problem: Problem) -> PINNTraining:
     total = t.adam_steps + t.lbfgs_steps
 
     def log_line(row: dict) -> None:
-        print(f"  step {row['step']}/{total} ({row['phase']}): loss {row['loss']:.3e}, relative L2 {row['error']:.3e}",
-              flush=True)
+        gate = f", gate at t_hat {row['gate_beta']:.3f}" if "gate_beta" in row else ""
+        print(f"  step {row['step']}/{total} ({row['phase']}): loss {row['loss']:.3e}, relative L2 {row['error']:.3e}"
+              f"{gate}", flush=True)
 
     return PINNTraining(on_record=None if progress else log_line, adam_steps=t.adam_steps, lr=t.lr,
                         lr_decay=t.lr_decay, decay_every=t.decay_every,

@@ -12,11 +12,13 @@ score a fresh candidate set.
   ``mean((r g)^2)`` (:meth:`CausalR3.weights`).
 - ``RAD`` (Wu et al. 2023): redraw all points from candidates with density ``|r|^k / mean|r|^k + c``.
 - ``RARD``: add ``n_add`` candidates drawn with that density (the population grows).
-Every update returns a :class:`SamplerReport` with how many points changed and the residual statistics.
+Every update returns a :class:`SamplerReport` with how many points changed and the residual statistics
+(and, for causal R3, where the gate stands).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import math
 from collections.abc import Callable
@@ -34,6 +36,7 @@ class SamplerReport:
     retained: int
     population: int
     residual_values: torch.Tensor  # (N,) the residual the update used, detached
+    gate_beta: float | None = None  # causal R3: the gate's position in normalised time after the update
 
     @functools.cached_property
     def residual(self) -> ResidualStats:
@@ -127,7 +130,8 @@ class CausalR3(R3):
         gate = self.gate()
         gated_loss = float((residual * gate).pow(2).mean())
         self.beta += self.eta * min(math.exp(-self.epsilon * gated_loss), 0.1)
-        return self._retain_and_resample(residual.abs() * gate, residual)
+        report = self._retain_and_resample(residual.abs() * gate, residual)
+        return dataclasses.replace(report, gate_beta=self.beta)
 
 
 class RAD(Sampler):

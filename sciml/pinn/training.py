@@ -146,6 +146,8 @@ def train(problem: Problem, model: torch.nn.Module, sampler: Sampler, cfg: PINNT
         if sampler_stats is not None:
             row.update(collocation_skewness=sampler_stats.residual.skewness,
                        collocation_kurtosis=sampler_stats.residual.kurtosis, changed=sampler_stats.changed)
+            if sampler_stats.gate_beta is not None:
+                row["gate_beta"] = sampler_stats.gate_beta
         result.history.append(row)
         if cfg.on_record is not None:
             cfg.on_record(row)

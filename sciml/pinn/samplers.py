@@ -9,7 +9,9 @@ score a fresh candidate set.
 - ``CausalR3``: R3 on the gated residual ``|r| g`` with the causal gate ``g(t_hat) = (1 - tanh(alpha (t_hat -
   beta))) / 2``, ``alpha = 5``; beta starts at -0.5 and grows by ``eta min(exp(-epsilon mean((r g)^2)), 0.1)``
   (eta 1e-3, epsilon 20), so the gate opens forward in time as the early residual falls. The PDE loss is
-  ``mean((r g)^2)`` (:meth:`CausalR3.weights`).
+  ``mean((r g)^2)`` (:meth:`CausalR3.weights`). The speed sits at its cap (1e-4 per step) whenever
+  ``mean((r g)^2) < ln(10) / epsilon`` (0.115): on Allen–Cahn that is every step, so the gate is fully
+  open after ~20k steps whatever the fit, and a run needs steps after that (docs/pinn.md).
 - ``RAD`` (Wu et al. 2023): redraw all points from candidates with density ``|r|^k / mean|r|^k + c``.
 - ``RARD``: add ``n_add`` candidates drawn with that density (the population grows).
 Every update returns a :class:`SamplerReport` with how many points changed and the residual statistics

@@ -364,3 +364,34 @@ def test_causal_r3_history_records_the_gate_moving_forward():
     history = train(problem, MLP(2, 8, 1), sampler, cfg, torch.Generator().manual_seed(0)).history
     gates = [row["gate_beta"] for row in history]
     assert len(gates) == 3 and -0.5 < gates[0] < gates[1] < gates[2] == sampler.beta
+
+
+@pytest.mark.parametrize("causal, resample", [(False, True), (True, False)])
+def test_training_resumes_exactly_from_a_checkpoint(causal, resample):
+    from sciml.pinn.models import MLP
+    from sciml.pinn.training import PINNTraining, train
+
+    problem = Convection(5.0)
+
+    def fresh(seed):
+        torch.manual_seed(seed)
+        generator = torch.Generator().manual_seed(seed)
+        sampler = (CausalR3(problem.domain, 40, time_axis=1, generator=generator) if causal
+                   else R3(problem.domain, 40, generator))
+        return MLP(2, 8, 2), sampler, generator
+
+    states = []
+    cfg = PINNTraining(adam_steps=12, lbfgs_steps=3, eval_every=4, eval_grid=(8, 8), constraint_points=16,
+                       constraint_resample=resample, snapshots=3, checkpoint_every=5, on_checkpoint=states.append)
+    model, sampler, generator = fresh(0)
+    full = train(problem, model, sampler, cfg, generator)
+    assert [s["step"] for s in states] == [5, 10, 12]
+
+    resumed_model, resumed_sampler, other_generator = fresh(1)  # other weights and points until restored
+    cfg.on_checkpoint = None
+    resumed = train(problem, resumed_model, resumed_sampler, cfg, other_generator, resume=states[0])
+    for a, b in zip(model.parameters(), resumed_model.parameters(), strict=True):
+        assert torch.equal(a, b)
+    assert torch.equal(sampler.points, resumed_sampler.points)
+    assert resumed.history == full.history and resumed.final_error == full.final_error
+    assert [s for s, _ in resumed.snapshots] == [s for s, _ in full.snapshots] == [0, 6, 12]

@@ -56,6 +56,14 @@ class Sampler:
         self.points = domain.sample(n, generator)
         self.updates = 0
 
+    def state_dict(self) -> dict:
+        """The population and the update count (and what subclasses add): enough to resume exactly."""
+        return {"points": self.points.detach().clone(), "updates": self.updates}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.points = state["points"].to(self.points.device, self.points.dtype)
+        self.updates = int(state["updates"])
+
     def weights(self) -> torch.Tensor:
         """Per-point weights of the PDE loss (ones unless the sampler is causal)."""
         return torch.ones(len(self.points), dtype=self.points.dtype, device=self.points.device)
@@ -118,6 +126,13 @@ class CausalR3(R3):
                  alpha: float = 5.0, beta0: float = -0.5, eta: float = 1e-3, epsilon: float = 20.0):
         super().__init__(domain, n, generator)
         self.time_axis, self.alpha, self.beta, self.eta, self.epsilon = time_axis, alpha, beta0, eta, epsilon
+
+    def state_dict(self) -> dict:
+        return {**super().state_dict(), "beta": self.beta}
+
+    def load_state_dict(self, state: dict) -> None:
+        super().load_state_dict(state)
+        self.beta = float(state["beta"])
 
     def gate(self) -> torch.Tensor:
         return causal_gate(self.domain.normalised(self.points, self.time_axis), self.beta, self.alpha)

@@ -3,6 +3,7 @@ requested number of iterations, with the error tracked against the problem's ref
 
 from __future__ import annotations
 
+import copy
 import math
 import warnings
 from collections.abc import Callable
@@ -43,6 +44,8 @@ class PINNTraining:
     snapshots: int = 3  # copies of the collocation points kept at evenly spaced Adam steps (0 and the last)
     lbfgs_points: int = 0  # > 0: L-BFGS on this many fresh uniform points (fixed) instead of the sampler's last
     on_record: Callable[[dict], None] | None = None  # called with each history row (e.g. to print a log line)
+    checkpoint_every: int = 0  # > 0: hand the training state to on_checkpoint every this many Adam steps
+    on_checkpoint: Callable[[dict], None] | None = None  # and after the last Adam step (e.g. to save it)
 
 
 def _loss(problem: Problem, model, sampler: Sampler, cfg: PINNTraining, generator) -> tuple[torch.Tensor, torch.Tensor]:
@@ -126,13 +129,45 @@ def _run_lbfgs(problem, model, sampler, cfg, result, record, bar) -> None:
     result.lbfgs_note = note
 
 
+def _training_state(step, model, opt, sched, sampler, generator, fixed_seed, result) -> dict:
+    """Everything an Adam step depends on, as tensors and primitives (loads with ``weights_only=True``);
+    a copy, so later steps do not change it."""
+    return copy.deepcopy({"step": step, "model": model.state_dict(), "optimizer": opt.state_dict(),
+            "scheduler": sched.state_dict(), "sampler": sampler.state_dict(),
+            "generator": None if generator is None else generator.get_state(), "torch_rng": torch.get_rng_state(),
+            "fixed_seed": fixed_seed, "history": list(result.history), "best_error": result.best_error,
+            "final_error": result.final_error, "propagation_failure": result.propagation_failure,
+            "snapshots": [[s, p] for s, p in result.snapshots]})
+
+
+def _restore(state: dict, model, opt, sched, sampler, generator, result) -> tuple[int, int]:
+    """Load :func:`_training_state`'s output; return the next Adam step and the fixed-constraint seed."""
+    model.load_state_dict(state["model"])
+    opt.load_state_dict(state["optimizer"])
+    sched.load_state_dict(state["scheduler"])
+    sampler.load_state_dict(state["sampler"])
+    if (generator is None) != (state["generator"] is None):
+        raise ValueError("resume with a generator exactly when the checkpointed run had one")
+    if generator is not None:
+        generator.set_state(state["generator"])
+    torch.set_rng_state(state["torch_rng"])
+    result.history = list(state["history"])
+    result.best_error, result.final_error = state["best_error"], state["final_error"]
+    result.propagation_failure = state["propagation_failure"]
+    result.snapshots = [(int(s), p.to(sampler.points.device)) for s, p in state["snapshots"]]
+    return state["step"] + 1, state["fixed_seed"]
+
+
 def train(problem: Problem, model: torch.nn.Module, sampler: Sampler, cfg: PINNTraining,
-          generator: torch.Generator | None = None) -> PINNResult:
+          generator: torch.Generator | None = None, resume: dict | None = None) -> PINNResult:
     """Adam (``adam_steps``, the sampler updated from each step's residual), then L-BFGS (exactly
     ``lbfgs_steps`` iterations of ``torch.optim.LBFGS`` with a strong-Wolfe line search on the final points).
 
     A non-finite loss raises ``FloatingPointError`` naming the step. The result carries the last and the
     best evaluated errors and flags a likely propagation failure (large error, heavy-tailed residual).
+    With ``cfg.checkpoint_every``, ``cfg.on_checkpoint`` receives the training state every that many Adam
+    steps and after the last; ``resume`` (such a state) continues the run exactly where it was taken, on the
+    same device (an interrupted L-BFGS phase restarts from the end of Adam).
     """
     opt = torch.optim.Adam(model.parameters(), lr=cfg.lr)
     sched = torch.optim.lr_scheduler.StepLR(opt, cfg.decay_every, cfg.lr_decay)
@@ -157,14 +192,18 @@ def train(problem: Problem, model: torch.nn.Module, sampler: Sampler, cfg: PINNT
     residual_fn = (lambda pts: problem.residual(model, pts)) if sampler.needs_candidates else None
     bar = tqdm(total=cfg.adam_steps + cfg.lbfgs_steps, disable=not cfg.progress, desc=problem.name)
     snapshot_steps = {round(i * cfg.adam_steps / max(cfg.snapshots - 1, 1)) for i in range(cfg.snapshots)}
-    if 0 in snapshot_steps:
-        result.snapshots.append((0, sampler.points.detach().clone()))
-    fixed_gen, fixed_seed = None, 0
-    if not cfg.constraint_resample:  # the same points every step: re-seed a private generator
-        device = sampler.points.device
-        fixed_seed = int(torch.randint(0, 2**62, (1,), generator=generator, device=device).item())
-        fixed_gen = torch.Generator(device=device)
-    for step in range(1, cfg.adam_steps + 1):
+    device = sampler.points.device
+    if resume is not None:
+        first, fixed_seed = _restore(resume, model, opt, sched, sampler, generator, result)
+        bar.update(first - 1)
+    else:
+        first, fixed_seed = 1, 0
+        if 0 in snapshot_steps:
+            result.snapshots.append((0, sampler.points.detach().clone()))
+        if not cfg.constraint_resample:  # the same points every step: re-seed a private generator
+            fixed_seed = int(torch.randint(0, 2**62, (1,), generator=generator, device=device).item())
+    fixed_gen = None if cfg.constraint_resample else torch.Generator(device=device)
+    for step in range(first, cfg.adam_steps + 1):
         if fixed_gen is not None:
             fixed_gen.manual_seed(fixed_seed)
         loss, residual = _loss(problem, model, sampler, cfg, generator if fixed_gen is None else fixed_gen)
@@ -180,6 +219,9 @@ def train(problem: Problem, model: torch.nn.Module, sampler: Sampler, cfg: PINNT
             result.snapshots.append((step, sampler.points.detach().clone()))
         if step % cfg.eval_every == 0 or step == cfg.adam_steps:
             record(step, "adam", loss.detach().item(), report)
+        if cfg.on_checkpoint is not None and cfg.checkpoint_every > 0 and (
+                step % cfg.checkpoint_every == 0 or step == cfg.adam_steps):
+            cfg.on_checkpoint(_training_state(step, model, opt, sched, sampler, generator, fixed_seed, result))
     if cfg.lbfgs_steps:
         if cfg.lbfgs_points:
             sampler = UniformFixed(problem.domain, cfg.lbfgs_points, generator)

@@ -260,7 +260,8 @@ def validate_physics_informed(cfg: Any) -> None:
                 "trainer.eval_points", "trainer.constraint_points"):
         if _get(cfg, key) < 1:
             raise ConfigError(f"bad value for '{key}': {_get(cfg, key)} (must be >= 1)")
-    for key in ("trainer.adam_steps", "trainer.lbfgs_steps", "trainer.lr", "trainer.threads", "trainer.snapshots"):
+    for key in ("trainer.adam_steps", "trainer.lbfgs_steps", "trainer.lr", "trainer.threads", "trainer.snapshots",
+                "trainer.checkpoint_every"):
         if _get(cfg, key) < 0:
             raise ConfigError(f"bad value for '{key}': {_get(cfg, key)} (must be >= 0)")
     if cfg.trainer.adam_steps + cfg.trainer.lbfgs_steps < 1:

@@ -86,6 +86,59 @@ def test_fit_writes_each_seed_and_resumes_at_seed_granularity(tmp_path, capsys):
         fit_pinn(load_config([*args, "trainer.lr=0.5"]))
 
 
+def test_an_interrupted_seed_resumes_exactly_from_its_checkpoint(tmp_path, monkeypatch, capsys):
+    import sciml.pinn.run as pinn_run
+    from sciml.training.checkpoint import load_checkpoint, save_checkpoint
+
+    args = ["solver.name=pinn", "problem.name=convection", "problem.beta=1", "sampler.name=causal_r3",
+            "trainer.seeds=[0]", "trainer.checkpoint_every=10", "trainer.lbfgs_steps=2", *TINY]
+    whole = fit_pinn(load_config([*args, f"run.dir={tmp_path / 'whole'}"]))
+    assert not (whole / "seed_0" / "checkpoint.pt").exists()  # removed once the seed is done
+
+    real_train = pinn_run.train
+
+    def interrupted(*a, **kw):
+        training = a[3]
+        save = training.on_checkpoint
+
+        def save_then_stop(state):
+            save(state)
+            raise KeyboardInterrupt
+
+        training.on_checkpoint = save_then_stop
+        return real_train(*a, **kw)
+
+    monkeypatch.setattr(pinn_run, "train", interrupted)
+    cut = [*args, f"run.dir={tmp_path / 'cut'}"]
+    with pytest.raises(KeyboardInterrupt):
+        fit_pinn(load_config(cut))
+    checkpoint = tmp_path / "cut" / "seed_0" / "checkpoint.pt"
+    assert load_checkpoint(checkpoint)["training"]["step"] == 10
+    monkeypatch.setattr(pinn_run, "train", real_train)
+    with pytest.raises(ConfigError, match="different config"):
+        fit_pinn(load_config([*cut, "trainer.lr=0.5"]))
+    capsys.readouterr()
+    fit_pinn(load_config([*cut, "trainer.checkpoint_every=7"]))  # the interval may change
+    assert "resuming from Adam step 10" in capsys.readouterr().out
+    history = (whole / "seed_0" / "history.csv").read_text()
+    assert history == (tmp_path / "cut" / "seed_0" / "history.csv").read_text() and "lbfgs" in history
+    a = torch.load(whole / "seed_0" / "model.pt", weights_only=True)["model"]
+    b = torch.load(tmp_path / "cut" / "seed_0" / "model.pt", weights_only=True)["model"]
+    assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+    assert not checkpoint.exists()
+
+    # a checkpoint from another kind of device is refused with a way out
+    monkeypatch.setattr(pinn_run, "train", interrupted)
+    other = [*args, f"run.dir={tmp_path / 'other'}"]
+    with pytest.raises(KeyboardInterrupt):
+        fit_pinn(load_config(other))
+    monkeypatch.setattr(pinn_run, "train", real_train)
+    path = tmp_path / "other" / "seed_0" / "checkpoint.pt"
+    save_checkpoint({**load_checkpoint(path), "device_type": "cuda"}, path)
+    with pytest.raises(ConfigError, match="written on cuda"):
+        fit_pinn(load_config(other))
+
+
 def test_train_command_line_runs_a_pig_problem(tmp_path):
     proc = subprocess.run([sys.executable, "-m", "sciml.train", "solver.name=pig", "problem.name=helmholtz2d",
                            "solver.gaussians=50", "sampler.name=uniform", "trainer.lbfgs_steps=5",

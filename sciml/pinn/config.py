@@ -107,6 +107,7 @@ class PINNTrainerConfig:
     eval_points: int = 20000  # evaluation grid size (split evenly over the axes)
     seeds: list[int] = field(default_factory=lambda: [0])  # one run per seed; finished seeds are skipped
     snapshots: int = 3  # moments of training whose collocation points are kept for the pictures
+    checkpoint_every: int = 5000  # Adam steps between saves of seed_<s>/checkpoint.pt (0: none); resumes exactly
     threads: int = 0  # torch CPU threads; 0 keeps torch's default
     device: str = "auto"  # auto (CUDA when present) | cpu | cuda | cuda:N
     dtype: str = "float32"  # float32 | float64 (PIG with L-BFGS stalls in float32 near 3e-3 on Helmholtz)

@@ -10,10 +10,12 @@ Run directory::
     seed_<s>/history.csv             step, phase, loss, error, residual statistics, points changed
     seed_<s>/model.pt                weights (torch.load(..., weights_only=True))
     seed_<s>/solution.png            reference, prediction, |error|, collocation points at the snapshots
+    seed_<s>/checkpoint.pt           while a seed trains: its state every trainer.checkpoint_every Adam steps
 
-Re-running the same command skips the seeds that have a ``result.json`` (resume at seed granularity); more
-seeds may be added to a finished run and the device, threads or progress display changed; any other change
-of config is refused.
+Re-running the same command skips the seeds that have a ``result.json`` and continues an interrupted seed
+exactly from its ``checkpoint.pt`` (on the same kind of device; an interrupted L-BFGS phase restarts from
+the end of Adam); more seeds may be added to a finished run and the device, threads, progress display or
+checkpoint interval changed; any other change of config is refused.
 """
 
 from __future__ import annotations
@@ -36,6 +38,7 @@ from sciml.pinn.models import MLP, PIG, HardInitial
 from sciml.pinn.problems import Problem, get_problem
 from sciml.pinn.samplers import R3, RAD, RARD, CausalR3, Sampler, UniformFixed, UniformResampled
 from sciml.pinn.training import PINNResult, PINNTraining, train
+from sciml.training.checkpoint import load_checkpoint, save_checkpoint
 
 
 def build_problem(cfg: Any) -> Problem:
@@ -142,17 +145,41 @@ def run_seed(cfg: Any, seed: int, seed_dir: Path) -> dict:
             problem = build_problem(cfg.problem)
             model = build_model(cfg.solver, problem, generator)
             sampler = build_sampler(cfg.sampler, problem, generator)
+            checkpoint = seed_dir / "checkpoint.pt"
+            resume, seconds_before = _load_training_state(checkpoint, seed, device)
+            training = _training(cfg, problem)
             start = time.perf_counter()
-            result: PINNResult = train(problem, model, sampler, _training(cfg, problem), generator)
+
+            def save(state: dict) -> None:
+                save_checkpoint({"training": state, "seed": seed, "device_type": device.type,
+                                 "seconds": seconds_before + time.perf_counter() - start}, checkpoint)
+
+            training.checkpoint_every, training.on_checkpoint = cfg.trainer.checkpoint_every, save
+            result: PINNResult = train(problem, model, sampler, training, generator, resume=resume)
             if device.type == "cuda":
                 torch.cuda.synchronize(device)
-            seconds = time.perf_counter() - start
+            seconds = seconds_before + time.perf_counter() - start
         model.cpu()
         result.snapshots = [(step, points.cpu()) for step, points in result.snapshots]
         row = _save_seed(cfg, seed, seed_dir, problem, model, sampler, result, seconds)
     row["device"] = str(device)
     _write_json(row, seed_dir / "result.json")  # written last: its presence marks the seed as done
+    checkpoint.unlink(missing_ok=True)
     return row
+
+
+def _load_training_state(path: Path, seed: int, device: torch.device) -> tuple[dict | None, float]:
+    """The training state of an interrupted seed and the seconds it had run, or ``(None, 0)``."""
+    if not path.exists():
+        return None, 0.0
+    state = load_checkpoint(path)  # on the CPU: generator states must stay CPU tensors
+    if state.get("seed") != seed or "training" not in state:
+        raise ConfigError(f"{path} is not a training checkpoint of seed {seed}; delete it to start the seed afresh")
+    if state["device_type"] != device.type:
+        raise ConfigError(f"{path} was written on {state['device_type']}; resume it on the same kind of device "
+                          f"(trainer.device), or delete it to start seed {seed} afresh on {device.type}")
+    print(f"seed {seed}: resuming from Adam step {state['training']['step']} ({path})", flush=True)
+    return state["training"], float(state["seconds"])
 
 
 def _write_json(data: dict, path: Path) -> None:
@@ -164,7 +191,6 @@ def _write_json(data: dict, path: Path) -> None:
 def _save_seed(cfg: Any, seed: int, seed_dir: Path, problem: Problem, model: torch.nn.Module, sampler: Sampler,
                result: PINNResult, seconds: float) -> dict:
     from sciml.config import to_dict
-    from sciml.training.checkpoint import save_checkpoint
 
     seed_dir.mkdir(parents=True, exist_ok=True)
     save_checkpoint({"model": model.state_dict(), "config": to_dict(cfg), "seed": seed}, seed_dir / "model.pt")
@@ -207,7 +233,7 @@ def summary_markdown(cfg: Any, rows: list[dict], summary: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
-RUNTIME_KEYS = ("seeds", "device", "threads", "progress")  # may change between resumed invocations
+RUNTIME_KEYS = ("seeds", "device", "threads", "progress", "checkpoint_every")  # may change between resumed invocations
 
 
 def _without_seeds(config_yaml: str) -> dict:
@@ -224,12 +250,13 @@ def fit_pinn(cfg: Any) -> Path:
     from sciml.config import ConfigError, load_config, to_yaml
 
     run_dir = Path(cfg.run.dir)
-    done = sorted(run_dir.glob("seed_*/result.json"))
-    if done and not cfg.run.resume:
-        raise ConfigError(f"run directory {run_dir} already holds finished seeds and run.resume=false")
+    started = sorted(run_dir.glob("seed_*/result.json")) + sorted(run_dir.glob("seed_*/checkpoint.pt"))
+    if started and not cfg.run.resume:
+        raise ConfigError(f"run directory {run_dir} already holds finished or interrupted seeds and run.resume=false")
     saved = run_dir / "config.yaml"
     # the saved config is re-read through the schema, so keys added since (with defaults) do not count
-    if done and saved.exists() and _without_seeds(to_yaml(load_config([str(saved)]))) != _without_seeds(to_yaml(cfg)):
+    changed = saved.exists() and _without_seeds(to_yaml(load_config([str(saved)]))) != _without_seeds(to_yaml(cfg))
+    if started and changed:
         raise ConfigError(f"run directory {run_dir} was made with a different config (other than "
                           f"trainer.{', trainer.'.join(RUNTIME_KEYS)}); choose another run.dir or delete it")
     run_dir.mkdir(parents=True, exist_ok=True)

@@ -142,11 +142,12 @@ def test_an_interrupted_seed_resumes_exactly_from_its_checkpoint(tmp_path, monke
 def test_train_command_line_runs_a_pig_problem(tmp_path):
     proc = subprocess.run([sys.executable, "-m", "sciml.train", "solver.name=pig", "problem.name=helmholtz2d",
                            "solver.gaussians=50", "sampler.name=uniform", "trainer.lbfgs_steps=5",
-                           f"run.dir={tmp_path / 'pig'}", "run.evaluate=false", *TINY],
+                           "trainer.lbfgs_points=100", f"run.dir={tmp_path / 'pig'}", "run.evaluate=false", *TINY],
                           capture_output=True, text=True, cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr
     result = json.loads((tmp_path / "pig" / "seed_0" / "result.json").read_text())
     assert result["lbfgs"].startswith("ran 5 of 5") and result["parameters"] == 4 * 50 * 5 + 4 * 16 + 16 + 17
+    assert result["collocation_points"] == 64 and result["lbfgs_points"] == 100
     assert not (tmp_path / "pig" / "seed_0" / "solution.png").exists()
 
 

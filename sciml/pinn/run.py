@@ -199,6 +199,8 @@ def _save_seed(cfg: Any, seed: int, seed_dir: Path, problem: Problem, model: tor
            "propagation_failure": result.propagation_failure, "lbfgs": result.lbfgs_note,
            "seconds": round(seconds, 1), "parameters": sum(p.numel() for p in model.parameters()),
            "collocation_points": len(sampler.points)}
+    if cfg.trainer.lbfgs_steps and cfg.trainer.lbfgs_points:
+        row["lbfgs_points"] = cfg.trainer.lbfgs_points  # L-BFGS ran on its own fixed uniform points
     if cfg.run.evaluate:
         from sciml.pinn.plots import solution_figure
 

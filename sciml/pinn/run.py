@@ -249,7 +249,7 @@ def _without_seeds(config_yaml: str) -> dict:
 
 def fit_pinn(cfg: Any) -> Path:
     """Train every seed of a physics-informed config into ``cfg.run.dir``; return the run directory."""
-    from sciml.config import ConfigError, load_config, to_yaml
+    from sciml.config import load_config, to_yaml
 
     run_dir = Path(cfg.run.dir)
     started = sorted(run_dir.glob("seed_*/result.json")) + sorted(run_dir.glob("seed_*/checkpoint.pt"))

@@ -5,16 +5,15 @@ from __future__ import annotations
 import sys
 from collections.abc import Callable
 
-from sciml.config import ConfigError
-from sciml.data import DataError
+from sciml.errors import CheckpointError, ConfigError, DataError, TrainingDiverged
 from sciml.runtime import tune_cpu_allocator
-from sciml.training import CheckpointError, TrainingDiverged
 
 USAGE_ERRORS = (ConfigError, DataError, CheckpointError)
 
 
 def run_cli(main: Callable[[list[str]], int | None], argv: list[str] | None = None) -> None:
-    """Call ``main(argv)``; config, data and checkpoint errors exit 2, a diverged run exits 1.
+    """Call ``main(argv)``; config, data and checkpoint errors exit 2, a diverged run or a computation that
+    became non-finite (``FloatingPointError``) exits 1, each with one line.
 
     Every command line first keeps freed tensor memory in the heap (:func:`sciml.runtime.tune_cpu_allocator`).
     """
@@ -25,7 +24,7 @@ def run_cli(main: Callable[[list[str]], int | None], argv: list[str] | None = No
     except USAGE_ERRORS as exc:
         print(f"error: {exc}", file=sys.stderr)
         sys.exit(2)
-    except TrainingDiverged as exc:
+    except (TrainingDiverged, FloatingPointError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         sys.exit(1)
     except KeyboardInterrupt:

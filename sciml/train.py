@@ -1,7 +1,8 @@
 """``python -m sciml.train [CONFIG.yaml ...] [key=value ...] [--print-config]``.
 
-Trains the configured solver (default: an FNO on the built-in ``ks1d`` dataset, generated on first use),
-then evaluates long rollouts on the test split. Re-running the same command resumes an interrupted run.
+Trains the configured solver with its task (default: an FNO on the built-in ``ks1d`` dataset, generated
+on first use), then evaluates the run (long rollouts on the test split; error tables and pictures for a
+physics-informed run). Re-running the same command resumes an interrupted run.
 """
 
 from __future__ import annotations
@@ -23,16 +24,9 @@ def main(argv: list[str]) -> int:
     if "--print-config" in flags:
         print(to_yaml(cfg), end="")
         return 0
-    from sciml.config import is_physics_informed
+    from sciml import tasks
 
-    if is_physics_informed(cfg):  # pinn / pig: collocation training per seed, pictures and a summary table
-        from sciml.pinn.run import fit_pinn
-
-        fit_pinn(cfg)
-        return 0
-    from sciml.training import fit
-
-    run_dir = fit(cfg)
+    run_dir = tasks.fit(cfg)
     if cfg.run.evaluate and int(os.environ.get("RANK", "0")) == 0:
         from sciml.evaluate import evaluate_run
 

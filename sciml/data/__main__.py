@@ -10,7 +10,7 @@ import argparse
 import sys
 
 from sciml.data.check import check_file
-from sciml.data.io import DataError
+from sciml.errors import DataError
 
 
 def main(argv: list[str] | None = None) -> int:

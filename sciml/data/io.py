@@ -10,10 +10,8 @@ import numpy as np
 import xarray as xr
 
 import sciml
-
-
-class DataError(ValueError):
-    """A data file is missing, malformed or inconsistent; the message names the file and the problem."""
+from sciml.data.formats import detect
+from sciml.errors import DataError
 
 
 def write_dataset(ds: xr.Dataset, path: str | os.PathLike, chunk_samples: int = 1) -> Path:
@@ -45,8 +43,6 @@ def open_dataset(path: str | os.PathLike, variables: list[str] | None = None, **
     files are detected from their content and presented with dims ``(sample, time, *space)``, per-sample
     parameters as variables on ``sample``. Errors name the file and the problem.
     """
-    from sciml.data.formats import detect
-
     path = Path(path)
     source = detect(path, variables, **options)
     if source.format != "sciml":

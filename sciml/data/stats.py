@@ -5,19 +5,21 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
-from sciml.data.io import DataError
-from sciml.data.windows import TrajectoryWindows
+from sciml.errors import DataError
 
 
 def _stats_path(path: Path) -> Path:
     return path.with_name(path.name + ".stats.json")
 
 
-def compute_stats(windows: TrajectoryWindows, max_bytes: int = 128 * 2**20) -> dict[str, list[float]]:
+def compute_stats(windows: Any, max_bytes: int = 128 * 2**20) -> dict[str, list[float]]:
     """Mean and std per channel of the fields and of their differences over one ``time_step``.
+
+    ``windows`` is a :class:`sciml.data.TrajectoryWindows` (its file, variables and time step are used).
 
     Streams over samples and, within a sample, over blocks of frames of at most ``max_bytes`` (overlapping
     by ``time_step`` frames so that every difference is counted once), accumulating in float64.
@@ -49,7 +51,7 @@ def compute_stats(windows: TrajectoryWindows, max_bytes: int = 128 * 2**20) -> d
             "delta_mean": dmean.tolist(), "delta_std": dstd.tolist()}
 
 
-def load_or_compute_stats(windows: TrajectoryWindows) -> dict[str, list[float]]:
+def load_or_compute_stats(windows: Any) -> dict[str, list[float]]:
     """Statistics for ``windows``' file and time step, cached in ``<file>.stats.json`` beside it.
 
     The cache is keyed by the variables and time step and invalidated when the file's size or

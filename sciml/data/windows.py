@@ -10,7 +10,8 @@ import torch
 from torch.utils.data import Dataset
 
 from sciml.data.formats import detect
-from sciml.data.io import DataError
+from sciml.data.stats import load_or_compute_stats
+from sciml.errors import DataError
 
 
 class TrajectoryWindows(Dataset):
@@ -75,8 +76,6 @@ class TrajectoryWindows(Dataset):
         self._handle_obj, self._pid = None, None
         self.stats = None
         if normalize:
-            from sciml.data.stats import load_or_compute_stats
-
             self.stats = load_or_compute_stats(self)
             shape = (len(self.variables), *([1] * len(self.spatial_shape)))
             self._mean = torch.tensor(self.stats["field_mean"], dtype=torch.float32).view(shape)

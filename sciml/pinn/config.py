@@ -1,40 +1,19 @@
-"""Config sections of physics-informed runs (``solver.name: pinn | pig``): the network, the problem, the
-collocation sampler and the optimiser schedule. No dataset: the problem's reference solution is the truth.
+"""The ``problem:`` and ``sampler:`` config sections of physics-informed runs, and what they build.
 
-``python -m sciml.train experiments/pinn_convection.yaml`` reads them like every other run; the
-``problem:`` section is typed by ``problem.name`` as ``solver:`` is by ``solver.name``.
+``problem:`` is typed by ``problem.name`` as ``solver:`` is by ``solver.name``; there is no dataset: the
+problem's reference solution is the truth. The networks (``pinn``, ``pig``) are in
+:mod:`sciml.solvers.physics_informed`, the training settings in :mod:`sciml.tasks.collocation`.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, fields
+from typing import Any
 
+import torch
 
-@dataclass
-class PINNConfig:
-    """Tanh MLP on the coordinates (Raissi et al. 2019), optionally on periodic or random Fourier features."""
-
-    name: str = "pinn"
-    width: int = 50
-    depth: int = 4  # hidden layers
-    normalise_inputs: bool = False  # map each non-periodic coordinate from the domain to [-1, 1]
-    periodic_harmonics: int = 0  # > 0: periodic axes enter as cos/sin of k = 1..harmonics (exact periodicity)
-    fourier_features: int = 0  # random Fourier features [cos Bx, sin Bx], B ~ N(0, fourier_scale^2)
-    fourier_scale: float = 1.0
-    init: str = "xavier_normal"  # xavier_normal | xavier_uniform | torch (nn.Linear's default)
-    hard_initial: bool = False  # u = u0(x) + t_hat net(x, t): the initial condition holds exactly
-
-
-@dataclass
-class PIGConfig:
-    """Physics-Informed Gaussians (Kang et al., ICLR 2025): trainable Gaussian features, then a tiny MLP."""
-
-    name: str = "pig"
-    gaussians: int = 800  # per channel
-    channels: int = 4
-    hidden: int = 16  # width of the channels -> hidden -> 1 tanh head
-    sigma: float = 0.1  # initial width, relative to half the domain's side along each axis
-    rotation: bool = False  # full covariances through a trainable rotation per Gaussian
+from sciml.pinn.problems import Problem, get_problem
+from sciml.pinn.samplers import R3, RAD, RARD, CausalR3, Sampler, UniformFixed, UniformResampled
 
 
 @dataclass
@@ -92,23 +71,28 @@ class SamplerConfig:
     rar_add: int = 100  # RAR-D: points added per redraw
 
 
-@dataclass
-class PINNTrainerConfig:
-    adam_steps: int = 10000
-    lr: float = 1e-3
-    lr_decay: float = 0.9  # Adam learning rate multiplied by this every decay_every steps
-    decay_every: int = 5000
-    lbfgs_steps: int = 0  # then L-BFGS (strong Wolfe, lr 1) for exactly this many iterations
-    lbfgs_points: int = 0  # > 0: L-BFGS on this many fresh uniform points instead of the sampler's last ones
-    constraint_points: int = 200  # initial/boundary points per term and step
-    constraint_resample: bool = True  # fresh initial/boundary points every step; false: one fixed set
-    weights: dict[str, float] = field(default_factory=lambda: {"initial": 100.0, "boundary": 100.0})
-    eval_every: int = 1000  # steps between error evaluations (and monitor rows)
-    eval_points: int = 20000  # evaluation grid size (split evenly over the axes)
-    seeds: list[int] = field(default_factory=lambda: [0])  # one run per seed; finished seeds are skipped
-    snapshots: int = 3  # moments of training whose collocation points are kept for the pictures
-    checkpoint_every: int = 5000  # Adam steps between saves of seed_<s>/checkpoint.pt (0: none); resumes exactly
-    threads: int = 0  # torch CPU threads; 0 keeps torch's default
-    device: str = "auto"  # auto (CUDA when present) | cpu | cuda | cuda:N
-    dtype: str = "float32"  # float32 | float64 (PIG with L-BFGS stalls in float32 near 3e-3 on Helmholtz)
-    progress: str = "auto"  # auto | bar | lines
+def build_problem(cfg: Any) -> Problem:
+    """The problem named by ``cfg.name`` with the section's other keys as parameters."""
+    return get_problem(cfg.name, **{f.name: getattr(cfg, f.name) for f in fields(cfg) if f.name != "name"})
+
+
+def build_sampler(cfg: SamplerConfig, problem: Problem, generator: torch.Generator | None = None) -> Sampler:
+    """The sampler named by ``cfg.name`` over ``problem``'s domain."""
+    box, n = problem.domain, cfg.points
+    if cfg.name == "uniform":
+        return UniformFixed(box, n, generator)
+    if cfg.name == "resampled":
+        return UniformResampled(box, n, generator, every=cfg.every)
+    if cfg.name == "r3":
+        return R3(box, n, generator)
+    if cfg.name == "causal_r3":
+        if problem.time_axis is None:
+            raise ValueError(f"causal R3 needs a time axis; problem {problem.name!r} has none")
+        return CausalR3(box, n, problem.time_axis, generator, alpha=cfg.causal_alpha, beta0=cfg.causal_beta0,
+                        eta=cfg.causal_eta, epsilon=cfg.causal_epsilon)
+    rad = {"k": cfg.rad_k, "c": cfg.rad_c, "n_candidates": cfg.candidates, "every": cfg.every}
+    if cfg.name == "rad":
+        return RAD(box, n, generator, **rad)
+    if cfg.name == "rar_d":
+        return RARD(box, n, generator, n_add=cfg.rar_add, **rad)
+    raise ValueError(f"unknown sampler {cfg.name!r} (known: {', '.join(SAMPLERS)})")

@@ -19,10 +19,11 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from sciml.data import TrajectoryWriter
-from sciml.recipes.burgers1d import Burgers1DConfig, burgers_layout, burgers_simulate
-from sciml.recipes.ks1d import KS1DConfig, ks1d_layout, ks1d_simulate
+from sciml.errors import ConfigError
+from sciml.recipes.burgers1d import Burgers1DConfig, burgers_layout, burgers_simulate, validate_burgers1d
+from sciml.recipes.ks1d import KS1DConfig, ks1d_layout, ks1d_simulate, validate_ks1d
 from sciml.recipes.layout import SPLITS, SplitLayout, split_index
-from sciml.recipes.lorenz96 import Lorenz96TwoScaleConfig, l96_layout, l96_simulate
+from sciml.recipes.lorenz96 import Lorenz96TwoScaleConfig, l96_layout, l96_simulate, validate_l96
 from sciml.recipes.ns2d import (
     Decaying2DConfig,
     Kolmogorov2DConfig,
@@ -30,6 +31,8 @@ from sciml.recipes.ns2d import (
     SmarlCasesConfig,
     ns2d_layout,
     ns2d_simulate,
+    resolved,
+    validate_ns2d,
 )
 from sciml.recipes.streaming import rollout_to_file
 from sciml.registry import Registry
@@ -40,27 +43,39 @@ class DatasetRecipe:
     config: type
     layout: Callable[[Any, str], SplitLayout]  # (config, split) -> shapes, coordinates, attributes
     simulate: Callable[[Any, str, int, int], dict[str, np.ndarray]]  # (config, split, start, stop) -> fields
+    validate: Callable[[Any], None] | None = None  # raises ConfigError for values the recipe cannot run
+    resolve: Callable[[Any], Any] | None = None  # the config as simulated (presets applied): what is hashed
 
 
 registry: Registry[DatasetRecipe] = Registry("dataset")
-registry.register("ks1d", DatasetRecipe(KS1DConfig, ks1d_layout, ks1d_simulate))
-registry.register("burgers1d", DatasetRecipe(Burgers1DConfig, burgers_layout, burgers_simulate))
-registry.register("lorenz96_two_scale", DatasetRecipe(Lorenz96TwoScaleConfig, l96_layout, l96_simulate))
+registry.register("ks1d", DatasetRecipe(KS1DConfig, ks1d_layout, ks1d_simulate, validate_ks1d))
+registry.register("burgers1d", DatasetRecipe(Burgers1DConfig, burgers_layout, burgers_simulate, validate_burgers1d))
+registry.register("lorenz96_two_scale", DatasetRecipe(Lorenz96TwoScaleConfig, l96_layout, l96_simulate, validate_l96))
 for _config in (Kolmogorov2DConfig, Decaying2DConfig, SmarlCasesConfig, NS2DFNOConfig):
-    registry.register(_config.name, DatasetRecipe(_config, ns2d_layout, ns2d_simulate))
+    registry.register(_config.name, DatasetRecipe(_config, ns2d_layout, ns2d_simulate, validate_ns2d, resolved))
 
 
 __all__ = ["SPLITS", "DatasetRecipe", "dataset_dir", "ensure_dataset", "get", "recipe_hash", "registry",
-           "rollout_to_file", "split_path"]
+           "rollout_to_file", "split_path", "validate"]
 
 
 def get(name: str) -> DatasetRecipe:
     return registry.get(name)
 
 
+def validate(cfg: Any) -> None:
+    """The recipe's checks of its parameters (a :class:`ConfigError` names the key)."""
+    recipe = get(cfg.name)
+    if recipe.validate is not None:
+        recipe.validate(cfg)
+
+
 def recipe_hash(cfg: Any) -> str:
-    """Eight hex digits identifying the parameters that change the data (not root, device, batch_size)."""
-    params = {k: v for k, v in asdict(cfg).items() if k not in ("root", "device", "batch_size")}
+    """Eight hex digits identifying the parameters that change the data (not root, device, batch_size), as
+    simulated: a preset's values count once, whether set by the preset or spelled out."""
+    resolve = get(cfg.name).resolve
+    params = {k: v for k, v in asdict(resolve(cfg) if resolve else cfg).items()
+              if k not in ("root", "device", "batch_size")}
     return hashlib.sha256(json.dumps(params, sort_keys=True).encode()).hexdigest()[:8]
 
 
@@ -85,6 +100,12 @@ def ensure_dataset(cfg: Any, progress: bool = True, overwrite: bool = False) -> 
     return paths
 
 
+def _parameters(cfg: Any) -> str:
+    resolve = get(cfg.name).resolve
+    items = asdict(resolve(cfg) if resolve else cfg).items()
+    return ", ".join(f"{k}={v}" for k, v in items if k not in ("name", "root", "device", "batch_size"))
+
+
 def generate_split(recipe: DatasetRecipe, cfg: Any, split: str, path: Path, progress: bool = True) -> Path:
     """Simulate one split in blocks of ``cfg.batch_size`` trajectories, writing each block as it comes."""
     layout = recipe.layout(cfg, split)
@@ -96,6 +117,11 @@ def generate_split(recipe: DatasetRecipe, cfg: Any, split: str, path: Path, prog
         with tqdm(total=n, desc=f"{cfg.name} {split}", unit="traj", disable=not progress, leave=False) as bar:
             for start in range(0, n, batch):
                 stop = min(start + batch, n)
-                writer.write(start, recipe.simulate(cfg, split, start, stop))
+                try:
+                    block = recipe.simulate(cfg, split, start, stop)
+                except FloatingPointError as exc:
+                    raise ConfigError(f"dataset {cfg.name}: the {split} split blew up while generating "
+                                      f"({str(exc).splitlines()[0].rstrip('.')}) with {_parameters(cfg)}") from None
+                writer.write(start, block)
                 bar.update(stop - start)
     return path

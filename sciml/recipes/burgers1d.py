@@ -7,6 +7,8 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+import sciml.recipes.checks as checks
+from sciml.errors import ConfigError
 from sciml.recipes.ks1d import random_sines
 from sciml.recipes.layout import SplitLayout, parameter_attrs, resolve_device, split_index, split_sizes
 from sciml.sim.burgers import Burgers
@@ -31,6 +33,15 @@ class Burgers1DConfig:
     seed: int = 0
     batch_size: int = 256
     device: str = "auto"
+
+
+def validate_burgers1d(cfg: Burgers1DConfig) -> None:
+    checks.common(cfg)
+    checks.even_grid(cfg, "n")
+    checks.positive(cfg, "n_sines", "max_wavenumber", "nu")
+    if cfg.max_wavenumber >= cfg.n // 2:
+        raise ConfigError(f"bad value for 'dataset.max_wavenumber': {cfg.max_wavenumber} "
+                                 f"(the grid of n={cfg.n} resolves wavenumbers below {cfg.n // 2})")
 
 
 def burgers_layout(cfg: Burgers1DConfig, split: str) -> SplitLayout:

@@ -8,6 +8,8 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+import sciml.recipes.checks as checks
+from sciml.errors import ConfigError
 from sciml.recipes.layout import SplitLayout, parameter_attrs, resolve_device, split_index, split_sizes
 from sciml.sim import KuramotoSivashinsky
 
@@ -34,6 +36,15 @@ class KS1DConfig:
     seed: int = 0
     batch_size: int = 256  # trajectories simulated (and written) together
     device: str = "auto"  # where to simulate: auto (CUDA if present), cpu, cuda
+
+
+def validate_ks1d(cfg: KS1DConfig) -> None:
+    checks.common(cfg)
+    checks.even_grid(cfg, "n")
+    checks.positive(cfg, "n_sines", "max_wavenumber")
+    if cfg.max_wavenumber >= cfg.n // 2:
+        raise ConfigError(f"bad value for 'dataset.max_wavenumber': {cfg.max_wavenumber} "
+                                 f"(the grid of n={cfg.n} resolves wavenumbers below {cfg.n // 2})")
 
 
 def random_sines(x: np.ndarray, L: float, n_samples: int, n_sines: int, max_k: int, rng) -> np.ndarray:

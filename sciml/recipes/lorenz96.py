@@ -7,6 +7,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+import sciml.recipes.checks as checks
 from sciml.recipes.layout import SplitLayout, parameter_attrs, resolve_device, split_index, split_sizes
 from sciml.sim.lorenz96 import PRESETS, TwoScaleLorenz96, random_state
 
@@ -29,6 +30,12 @@ class Lorenz96TwoScaleConfig:
     seed: int = 0
     batch_size: int = 64
     device: str = "auto"
+
+
+def validate_l96(cfg: Lorenz96TwoScaleConfig) -> None:
+    checks.common(cfg)
+    checks.choice(cfg, "preset", [name for name, p in PRESETS.items() if "J" in p])
+    checks.multiple_of(cfg, "save_dt", "dt")
 
 
 def l96_layout(cfg: Lorenz96TwoScaleConfig, split: str) -> SplitLayout:

@@ -13,6 +13,8 @@ from dataclasses import asdict, dataclass
 import numpy as np
 import torch
 
+import sciml.recipes.checks as checks
+from sciml.errors import ConfigError
 from sciml.recipes.layout import SplitLayout, parameter_attrs, resolve_device, split_index, split_sizes
 from sciml.sim.closures import coarsen
 from sciml.sim.forcings import gaussian_random_field, mcwilliams_initial
@@ -77,11 +79,14 @@ class Decaying2DConfig(NS2DConfig):
 @dataclass
 class SmarlCasesConfig(NS2DConfig):
     """SMARL (Mojgani et al.): Re 2e4, drag 0.1, forcing k_f[cos k_f x + cos k_f y]; DNS 1024^2 on a GPU,
-    LES grids 32^2/64^2. ``case`` picks k_f and beta; the CPU default DNS is only 256^2 (under-resolved
-    for Re 2e4: use ``n_dns=1024`` on a GPU for the published setting)."""
+    LES grids 32^2/64^2. ``case`` picks k_f and beta (setting either to another value is an error); the CPU
+    default DNS is only 256^2 (under-resolved for Re 2e4: use ``n_dns=1024`` on a GPU for the published
+    setting)."""
 
     name: str = "smarl_cases"
     case: str = "kf4_beta0"
+    k_f: int | None = None  # from the case
+    beta: float | None = None  # from the case
     nu: float = 5e-5
     forcing: str = "py2d"
     dt: float = 5e-4
@@ -110,13 +115,32 @@ class NS2DFNOConfig(NS2DConfig):
     steps_eval: int = 50
 
 
-def _resolved(cfg: NS2DConfig) -> NS2DConfig:
-    """Apply the SMARL case table."""
+def resolved(cfg: NS2DConfig) -> NS2DConfig:
+    """The config with the SMARL case table applied (what is simulated, stored and hashed)."""
     if isinstance(cfg, SmarlCasesConfig):
         if cfg.case not in SMARL_CASES:
             raise ValueError(f"unknown SMARL case {cfg.case!r} (known: {', '.join(SMARL_CASES)})")
         cfg = type(cfg)(**{**asdict(cfg), **SMARL_CASES[cfg.case]})
     return cfg
+
+
+def validate_ns2d(cfg: NS2DConfig) -> None:
+    checks.common(cfg)
+    checks.even_grid(cfg, "n_dns")
+    checks.even_grid(cfg, "n")
+    if cfg.n > cfg.n_dns:
+        raise ConfigError(f"dataset.n={cfg.n} exceeds dataset.n_dns={cfg.n_dns}: frames are filtered DNS fields")
+    checks.choice(cfg, "forcing", ("kolmogorov", "py2d", "fno", "none"))
+    checks.choice(cfg, "initial", ("random", "mcwilliams", "grf"))
+    checks.choice(cfg, "stepper", ("cn_rk4", "ab2_cn", "etdrk4"))
+    checks.multiple_of(cfg, "save_dt", "dt")
+    if isinstance(cfg, SmarlCasesConfig):
+        checks.choice(cfg, "case", tuple(SMARL_CASES))
+        for key, value in SMARL_CASES[cfg.case].items():
+            given = getattr(cfg, key)
+            if given is not None and given != value:
+                raise ConfigError(f"dataset.{key}={given} conflicts with dataset.case={cfg.case} ({key} {value}): "
+                                  f"the case sets it; choose another case or the kolmogorov2d recipe")
 
 
 def _steps(cfg: NS2DConfig) -> tuple[int, int]:
@@ -127,14 +151,14 @@ def _steps(cfg: NS2DConfig) -> tuple[int, int]:
 
 
 def simulator(cfg: NS2DConfig) -> NavierStokes2D:
-    cfg = _resolved(cfg)
+    cfg = resolved(cfg)
     return NavierStokes2D(n=cfg.n_dns, L=cfg.L, nu=cfg.nu, drag=cfg.drag, beta=cfg.beta,
                           forcing=None if cfg.forcing == "none" else cfg.forcing, k_f=cfg.k_f,
                           forcing_amplitude=cfg.forcing_amplitude, stepper=cfg.stepper)
 
 
 def ns2d_layout(cfg: NS2DConfig, split: str) -> SplitLayout:
-    cfg = _resolved(cfg)
+    cfg = resolved(cfg)
     _steps(cfg)
     n_samples, steps = split_sizes(cfg, split)
     coords = np.arange(cfg.n) * cfg.L / cfg.n
@@ -167,7 +191,7 @@ def initial_vorticity(cfg: NS2DConfig, n_samples: int, generator: torch.Generato
 
 def ns2d_simulate(cfg: NS2DConfig, split: str, start: int, stop: int) -> dict[str, np.ndarray]:
     """Trajectories ``start..stop-1``: DNS after the burn-in, truncated to ``n^2`` at every stored frame."""
-    cfg = _resolved(cfg)
+    cfg = resolved(cfg)
     n_samples, steps = split_sizes(cfg, split)
     save_every, burn = _steps(cfg)
     device = resolve_device(cfg.device)

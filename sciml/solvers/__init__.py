@@ -1,9 +1,9 @@
 """The solver zoo, found by name: ``sciml.solvers.get("fno")``.
 
-Each entry is a :class:`SolverSpec`: a config dataclass (the ``solver:`` section of a config, with its
-``name``), a ``build`` and a ``kind``. ``kind == "operator"`` (fno, unet): ``build(config, io)`` returns a
-:class:`NeuralSolver` trained on a dataset. ``kind == "physics_informed"`` (pinn, pig): ``build(config,
-problem, generator)`` returns a network ``u(points)`` trained on collocation points (:mod:`sciml.pinn`).
+Each entry is a :class:`SolverSpec`: the config dataclass of its ``solver:`` section, ``build(config,
+context)``, the tasks it can be trained by (the first is its default) and an optional ``validate(config)``
+that rejects keys which would be ignored or conflict. Trajectory solvers are built from a
+:class:`SolverContext`; physics-informed ones from a :class:`CollocationContext`.
 """
 
 from __future__ import annotations
@@ -12,31 +12,38 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from sciml.pinn.config import PIGConfig, PINNConfig
 from sciml.registry import Registry
-from sciml.solvers.base import NeuralSolver, SolverIO
-from sciml.solvers.fno import FNOConfig, build_fno
-from sciml.solvers.unet import UNetConfig, build_unet
+from sciml.solvers.autoregressive import AutoregressiveSolver
+from sciml.solvers.base import Solver
+from sciml.solvers.context import SolverContext, grid_context
+from sciml.solvers.emulator import NeuralSolver
+from sciml.solvers.fno import FNOConfig, build_fno, validate_fno
+from sciml.solvers.physics_informed import (
+    CollocationContext,
+    PhysicsInformedSolver,
+    PIGConfig,
+    PINNConfig,
+    build_physics_informed,
+    validate_pig,
+    validate_pinn,
+)
+from sciml.solvers.unet import UNetConfig, build_unet, validate_unet
+from sciml.solvers.unroll import UnrollPlan
 
 
 @dataclass(frozen=True)
 class SolverSpec:
     config: type
-    build: Callable[..., Any]
-    kind: str = "operator"  # operator | physics_informed
-
-
-def _build_physics_informed(cfg: Any, problem: Any, generator: Any = None) -> Any:
-    from sciml.pinn.run import build_model
-
-    return build_model(cfg, problem, generator)
+    build: Callable[[Any, Any], Solver]
+    tasks: tuple[str, ...] = ("trajectory",)  # the first is the default task
+    validate: Callable[[Any], None] | None = None
 
 
 registry: Registry[SolverSpec] = Registry("solver")
-registry.register("fno", SolverSpec(FNOConfig, build_fno))
-registry.register("unet", SolverSpec(UNetConfig, build_unet))
-registry.register("pinn", SolverSpec(PINNConfig, _build_physics_informed, "physics_informed"))
-registry.register("pig", SolverSpec(PIGConfig, _build_physics_informed, "physics_informed"))
+registry.register("fno", SolverSpec(FNOConfig, build_fno, validate=validate_fno))
+registry.register("unet", SolverSpec(UNetConfig, build_unet, validate=validate_unet))
+registry.register("pinn", SolverSpec(PINNConfig, build_physics_informed, ("collocation",), validate_pinn))
+registry.register("pig", SolverSpec(PIGConfig, build_physics_informed, ("collocation",), validate_pig))
 
 
 def get(name: str) -> SolverSpec:
@@ -44,9 +51,10 @@ def get(name: str) -> SolverSpec:
     return registry.get(name)
 
 
-def build(cfg: Any, io: SolverIO) -> NeuralSolver:
-    """Build the solver named by ``cfg.name`` from its config section."""
-    return get(cfg.name).build(cfg, io)
+def build(cfg: Any, context: Any) -> Solver:
+    """Build the solver named by ``cfg.name`` from its config section and a context."""
+    return get(cfg.name).build(cfg, context)
 
 
-__all__ = ["NeuralSolver", "SolverIO", "SolverSpec", "build", "get", "registry"]
+__all__ = ["AutoregressiveSolver", "CollocationContext", "NeuralSolver", "PhysicsInformedSolver", "Solver",
+           "SolverContext", "SolverSpec", "UnrollPlan", "build", "get", "grid_context", "registry"]

@@ -1,127 +1,54 @@
-"""What every autoregressive solver is: a network wrapped with normalisation, a loss and a rollout."""
+"""The contract every solver family meets; the trainer and the evaluators talk to solvers through it alone.
+
+A solver is an ``nn.Module`` built from a config section and a context (:class:`SolverContext` for
+trajectory data). It owns its loss; the trainer owns devices, optimisation, checkpoints and logs:
+
+- ``training_loss(batch, step) -> {name: scalar}``: named loss terms; the trainer minimises their sum and
+  logs each as ``loss_<name>`` in ``metrics.csv``. ``step`` is the 1-based optimiser step being taken
+  (schedules such as the pushforward range or a curriculum are functions of it).
+- ``validation_loss(batch) -> {name: scalar}``: deterministic (a noisy metric would make ``best.pt`` a
+  lottery); logged as ``val_<name>``; ``selection_metric`` names the one that picks ``best.pt``.
+- ``rollout(initial, n_steps, params=None)``: the trajectory task's evaluation.
+
+Hooks, all optional: ``on_step_end(step)`` after each optimiser step (e.g. a collocation sampler moves its
+points), ``log_values()`` for extra ``metrics.csv`` columns, ``begin_stage(name)`` before a trainer stage
+(``"adam"``, ``"lbfgs"``). State that must survive a resume and is not a parameter or buffer goes through
+``nn.Module.get_extra_state`` / ``set_extra_state`` (tensors and primitives only).
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
+from typing import Any
 
 import torch
 from torch import nn
 
 
-@dataclass(frozen=True)
-class SolverIO:
-    """Shapes a solver is built for.
+class Solver(nn.Module):
+    """Base class of every solver; subclasses implement what their task calls."""
 
-    Attributes:
-      ndim: spatial dimensions (1 or 2).
-      channels: physical fields per frame.
-      history: frames given as input.
-      n_cond: scalar conditioning inputs (e.g. time step, PDE parameters); 0 for none.
-      spatial_shape: grid shape, e.g. ``(256,)``.
-    """
+    uses_params: bool = True  # False: the solver ignores PDE parameters (a task refuses to pass them)
+    selection_metric: str = "loss"  # the validation metric whose minimum is kept as best.pt
 
-    ndim: int
-    channels: int
-    history: int
-    n_cond: int
-    spatial_shape: tuple[int, ...]
+    def training_loss(self, batch: Any, step: int) -> dict[str, torch.Tensor]:
+        raise NotImplementedError(f"{type(self).__name__} does not define training_loss")
 
+    def validation_loss(self, batch: Any) -> dict[str, torch.Tensor]:
+        raise NotImplementedError(f"{type(self).__name__} does not define validation_loss")
 
-class NeuralSolver(nn.Module):
-    """Autoregressive one-step solver ``u(t + dt) = F(u(t - (H-1) dt), ..., u(t))``.
+    def rollout(self, initial: torch.Tensor, n_steps: int, params: torch.Tensor | None = None) -> torch.Tensor:
+        raise NotImplementedError(f"{type(self).__name__} does not roll out trajectories")
 
-    Inputs are normalised per channel with field statistics; with ``predict="residual"`` the network
-    predicts the normalised increment ``(u(t+dt) - u(t) - mean_d) / std_d`` (statistics of one-step
-    differences), with ``predict="state"`` the normalised next state. The statistics are buffers, so a
-    checkpoint carries everything a rollout needs.
-    Args:
-      net: maps ``(B, H*C + ..., *space)`` to ``(B, C, *space)``; called as ``net(x, cond)``.
-      io: the shapes it was built for.
-      predict: ``"residual"`` or ``"state"``.
-    """
+    def on_step_end(self, step: int) -> None:
+        """Called after optimiser step ``step`` (1-based)."""
 
-    def __init__(self, net: nn.Module, io: SolverIO, predict: str = "residual"):
-        super().__init__()
-        if predict not in ("residual", "state"):
-            raise ValueError(f"predict must be 'residual' or 'state', got {predict!r}")
-        self.net, self.io, self.predict = net, io, predict
-        c = io.channels
-        for name, value in (("field_mean", 0.0), ("field_std", 1.0), ("delta_mean", 0.0), ("delta_std", 1.0)):
-            self.register_buffer(name, torch.full((c,), value))
+    def log_values(self) -> dict[str, float]:
+        """Extra values for the next ``metrics.csv`` row (only asked for when a row is written)."""
+        return {}
 
-    def set_stats(self, field_mean, field_std, delta_mean, delta_std) -> None:
-        """Set normalisation statistics, each ``(C,)``; standard deviations must be positive."""
-        for name, value in zip(
-            ("field_mean", "field_std", "delta_mean", "delta_std"),
-            (field_mean, field_std, delta_mean, delta_std),
-            strict=True,
-        ):
-            value = torch.as_tensor(value, dtype=torch.float32).reshape(self.io.channels)
-            if not torch.isfinite(value).all() or (name.endswith("std") and (value <= 0).any()):
-                raise ValueError(f"normalisation statistic {name} must be finite (and std > 0), got {value}")
-            getattr(self, name).copy_(value)
+    def begin_stage(self, name: str) -> None:
+        """Called before a trainer stage starts or resumes (``"adam"``, ``"lbfgs"``)."""
 
-    def _per_channel(self, stat: torch.Tensor) -> torch.Tensor:
-        return stat.view(self.io.channels, *([1] * self.io.ndim))
-
-    def _check(self, history: torch.Tensor) -> None:
-        expected = (self.io.history, self.io.channels)
-        if history.dim() != 3 + self.io.ndim or tuple(history.shape[1:3]) != expected:
-            raise ValueError(
-                f"solver expects history of shape (B, {expected[0]}, {expected[1]}, *space) with "
-                f"{self.io.ndim} space dims, got {tuple(history.shape)}"
-            )
-
-    def network_output(self, history: torch.Tensor, cond: torch.Tensor | None = None) -> torch.Tensor:
-        """Raw network output (normalised units), ``(B, C, *space)``."""
-        self._check(history)
-        x = (history - self._per_channel(self.field_mean)) / self._per_channel(self.field_std)
-        x = x.flatten(1, 2)
-        return self.net(x, cond)
-
-    def forward(self, history: torch.Tensor, cond: torch.Tensor | None = None) -> torch.Tensor:
-        """Next state in physical units, ``(B, C, *space)``, from ``history`` ``(B, H, C, *space)``."""
-        out = self.network_output(history, cond).to(history.dtype)
-        if self.predict == "residual":
-            increment = out * self._per_channel(self.delta_std) + self._per_channel(self.delta_mean)
-            return history[:, -1] + increment
-        return out * self._per_channel(self.field_std) + self._per_channel(self.field_mean)
-
-    def normalised_target(self, history: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-        """The network's regression target for the next frame ``target`` ``(B, C, *space)``."""
-        if self.predict == "residual":
-            return (target - history[:, -1] - self._per_channel(self.delta_mean)) / self._per_channel(
-                self.delta_std
-            )
-        return (target - self._per_channel(self.field_mean)) / self._per_channel(self.field_std)
-
-    def loss(
-        self, history: torch.Tensor, target: torch.Tensor, cond: torch.Tensor | None = None
-    ) -> torch.Tensor:
-        """One-step MSE in normalised units; ``target`` is ``(B, horizon, C, *space)``, first frame used."""
-        out = self.network_output(history, cond).float()
-        return torch.mean((out - self.normalised_target(history, target[:, 0]).float()) ** 2)
-
-    @torch.no_grad()
-    def rollout(
-        self,
-        history: torch.Tensor,
-        n_steps: int,
-        cond: torch.Tensor | None = None,
-        callback: Callable[[int, torch.Tensor], None] | None = None,
-    ) -> torch.Tensor:
-        """Autoregressive rollout: ``(B, n_steps, C, *space)`` predicted frames after ``history``.
-
-        ``callback(step, frame)`` is called after each step (1-based), e.g. for blow-up checks.
-        """
-        self._check(history)
-        frames = []
-        window = history
-        for i in range(1, n_steps + 1):
-            nxt = self(window, cond)
-            frames.append(nxt)
-            if callback is not None:
-                callback(i, nxt)
-            window = torch.cat([window[:, 1:], nxt[:, None]], dim=1)
-        return torch.stack(frames, dim=1)
+    def forward(self, batch: Any, step: int) -> dict[str, torch.Tensor]:
+        """The training loss, so that DDP can wrap the solver and all-reduce its gradients."""
+        return self.training_loss(batch, step)

@@ -1,4 +1,4 @@
-"""FNO baseline: neuraloperator's ``FNO`` with scalar conditioning as constant input channels."""
+"""FNO baseline: neuraloperator's ``FNO``, with PDE parameters as constant input channels."""
 
 from __future__ import annotations
 
@@ -7,7 +7,10 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from sciml.solvers.base import NeuralSolver, SolverIO
+from sciml.errors import ConfigError
+from sciml.solvers.conditioning import constant_channels
+from sciml.solvers.context import SolverContext
+from sciml.solvers.emulator import PREDICT, NeuralSolver
 
 
 @dataclass
@@ -19,6 +22,14 @@ class FNOConfig:
     width: int = 64  # hidden channels
     n_layers: int = 4  # Fourier blocks
     predict: str = "residual"  # "residual" (u(t+dt) - u(t)) or "state"
+
+
+def validate_fno(cfg: FNOConfig) -> None:
+    for key in ("modes", "width", "n_layers"):
+        if getattr(cfg, key) < 1:
+            raise ConfigError(f"bad value for 'solver.{key}': {getattr(cfg, key)} (must be >= 1)")
+    if cfg.predict not in PREDICT:
+        raise ConfigError(f"bad value for 'solver.predict': {cfg.predict!r} (residual or state)")
 
 
 class FNONet(nn.Module):
@@ -39,12 +50,9 @@ class FNONet(nn.Module):
         self.register_state_dict_post_hook(_drop_neuralop_metadata)
 
     def forward(self, x: torch.Tensor, cond: torch.Tensor | None = None) -> torch.Tensor:
-        if self.n_cond:
-            if cond is None or cond.shape != (x.shape[0], self.n_cond):
-                raise ValueError(f"FNO expects cond of shape ({x.shape[0]}, {self.n_cond})")
-            planes = cond.to(x.dtype).view(*cond.shape, *([1] * (x.dim() - 2))).expand(-1, -1, *x.shape[2:])
-            x = torch.cat([x, planes], dim=1)
-        return self.fno(x)
+        if self.n_cond and (cond is None or cond.shape != (x.shape[0], self.n_cond)):
+            raise ValueError(f"FNO expects cond of shape ({x.shape[0]}, {self.n_cond})")
+        return self.fno(constant_channels(x, cond))
 
 
 def _drop_neuralop_metadata(module: nn.Module, state_dict: dict, prefix: str, local_metadata: dict) -> None:
@@ -53,8 +61,9 @@ def _drop_neuralop_metadata(module: nn.Module, state_dict: dict, prefix: str, lo
     state_dict.pop("_metadata", None)
 
 
-def build_fno(cfg: FNOConfig, io: SolverIO) -> NeuralSolver:
-    if cfg.modes > io.spatial_shape[-1] // 2 + 1:
-        raise ValueError(f"solver.modes={cfg.modes} exceeds the grid's {io.spatial_shape[-1] // 2 + 1} modes")
-    net = FNONet(io.history * io.channels, io.channels, io.n_cond, io.ndim, cfg)
-    return NeuralSolver(net, io, predict=cfg.predict)
+def build_fno(cfg: FNOConfig, context: SolverContext) -> NeuralSolver:
+    """An FNO one-step solver for ``context``: ``history x channels`` inputs plus one channel per parameter."""
+    if cfg.modes > min(context.spatial_shape) // 2 + 1:
+        raise ValueError(f"solver.modes={cfg.modes} exceeds the grid's {min(context.spatial_shape) // 2 + 1} modes")
+    net = FNONet(context.history * context.channels, context.channels, context.n_params, context.ndim, cfg)
+    return NeuralSolver(net, context, predict=cfg.predict)

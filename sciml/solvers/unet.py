@@ -1,8 +1,9 @@
 """Modern U-Net in the PDEArena style (Gupta & Brandstetter 2022), for 1D and 2D periodic grids.
 
 Residual blocks with GroupNorm and GELU, circular padding, strided-convolution downsampling, nearest
-upsampling followed by a convolution, and optional FiLM conditioning on scalars (time step, PDE
-parameters) through a sinusoidal embedding.
+upsampling followed by a convolution. PDE parameters enter as constant input channels (``conditioning:
+channels``, the default) or by FiLM scale-and-shift in every block from a sinusoidal embedding
+(``conditioning: film``).
 """
 
 from __future__ import annotations
@@ -14,7 +15,10 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from sciml.solvers.base import NeuralSolver, SolverIO
+from sciml.errors import ConfigError
+from sciml.solvers.conditioning import constant_channels
+from sciml.solvers.context import SolverContext
+from sciml.solvers.emulator import PREDICT, NeuralSolver
 
 
 @dataclass
@@ -24,7 +28,21 @@ class UNetConfig:
     channel_mults: list[int] = field(default_factory=lambda: [1, 2, 2, 4])  # per level
     blocks_per_level: int = 2
     norm_groups: int = 8
+    conditioning: str = "channels"  # PDE parameters as constant input channels | film (scale and shift per block)
     predict: str = "residual"
+
+
+CONDITIONING = ("channels", "film")
+
+
+def validate_unet(cfg: UNetConfig) -> None:
+    if cfg.predict not in PREDICT:
+        raise ConfigError(f"bad value for 'solver.predict': {cfg.predict!r} (residual or state)")
+    if cfg.conditioning not in CONDITIONING:
+        raise ConfigError(f"bad value for 'solver.conditioning': {cfg.conditioning!r} "
+                          f"(choose from {', '.join(CONDITIONING)})")
+    if not cfg.channel_mults or min(cfg.channel_mults) < 1 or cfg.hidden < 1 or cfg.blocks_per_level < 1:
+        raise ConfigError("solver.hidden, solver.blocks_per_level and every solver.channel_mults entry must be >= 1")
 
 
 def _conv(ndim: int, cin: int, cout: int, kernel: int = 3, stride: int = 1) -> nn.Module:
@@ -68,12 +86,15 @@ class UNet(nn.Module):
         super().__init__()
         if ndim not in (1, 2):
             raise ValueError(f"U-Net supports 1D and 2D grids, got ndim={ndim}")
+        if cfg.conditioning not in CONDITIONING:
+            raise ValueError(f"solver.conditioning must be one of {', '.join(CONDITIONING)}, got {cfg.conditioning!r}")
         self.n_cond, self.levels = n_cond, len(cfg.channel_mults)
+        self.film = cfg.conditioning == "film" and n_cond > 0
         h = cfg.hidden
-        emb_dim = 4 * h if n_cond else 0
-        if n_cond:
+        emb_dim = 4 * h if self.film else 0
+        if self.film:
             self.embed = nn.Sequential(nn.Linear(n_cond * h, emb_dim), nn.GELU(), nn.Linear(emb_dim, emb_dim))
-        self.inp = _conv(ndim, in_channels, h)
+        self.inp = _conv(ndim, in_channels + (0 if self.film else n_cond), h)
         widths = [h * m for m in cfg.channel_mults]
         self.down, self.downsample = nn.ModuleList(), nn.ModuleList()
         skips, cin = [h], h
@@ -103,10 +124,12 @@ class UNet(nn.Module):
             raise ValueError(f"U-Net with {self.levels} levels needs grid sizes divisible by {factor}, "
                              f"got {tuple(x.shape[2:])}")
         emb = None
-        if self.n_cond:
-            if cond is None or cond.shape != (x.shape[0], self.n_cond):
-                raise ValueError(f"U-Net expects cond of shape ({x.shape[0]}, {self.n_cond})")
+        if self.n_cond and (cond is None or cond.shape != (x.shape[0], self.n_cond)):
+            raise ValueError(f"U-Net expects cond of shape ({x.shape[0]}, {self.n_cond})")
+        if self.film:
             emb = self.embed(sinusoidal_embedding(cond, self.embed[0].in_features // self.n_cond))
+        elif self.n_cond:
+            x = constant_channels(x, cond)
         h = self.inp(x)
         skips = [h]
         blocks = iter(self.down)
@@ -128,6 +151,11 @@ class UNet(nn.Module):
         return self.out(F.gelu(self.out_norm(h)))
 
 
-def build_unet(cfg: UNetConfig, io: SolverIO) -> NeuralSolver:
-    net = UNet(io.history * io.channels, io.channels, io.n_cond, io.ndim, cfg)
-    return NeuralSolver(net, io, predict=cfg.predict)
+def build_unet(cfg: UNetConfig, context: SolverContext) -> NeuralSolver:
+    """A U-Net one-step solver for ``context`` (grid sizes divisible by ``2**(levels - 1)``)."""
+    factor = 2 ** (len(cfg.channel_mults) - 1)
+    if any(n % factor for n in context.spatial_shape):
+        raise ValueError(f"solver.channel_mults has {len(cfg.channel_mults)} levels: grid sizes must divide by "
+                         f"{factor}, got {context.spatial_shape}")
+    net = UNet(context.history * context.channels, context.channels, context.n_params, context.ndim, cfg)
+    return NeuralSolver(net, context, predict=cfg.predict)

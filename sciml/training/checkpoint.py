@@ -1,7 +1,7 @@
 """Checkpoints that are written atomically and load with ``torch.load(weights_only=True)``.
 
-A checkpoint holds only tensors and primitives: model, optimiser, scheduler, scaler and EMA state dicts,
-the step, the best validation loss, the RNG states and the config as a plain dict.
+A checkpoint holds only tensors and primitives: model, optimiser, scaler and EMA state dicts, the step,
+the best validation metric, the RNG states and the config as a plain dict.
 """
 
 from __future__ import annotations
@@ -16,10 +16,7 @@ from typing import Any
 import numpy as np
 import torch
 
-
-class CheckpointError(RuntimeError):
-    """A checkpoint cannot be read (truncated, corrupt or not a sciml checkpoint); names the file."""
-
+from sciml.errors import CheckpointError
 
 FORMAT_VERSION = 1
 

@@ -7,6 +7,8 @@ from dataclasses import dataclass
 
 import torch
 
+SCHEDULES = ("cosine", "step", "constant")
+
 
 @dataclass(frozen=True)
 class LRFactor:
@@ -37,6 +39,11 @@ def effective_warmup(trainer) -> int:
 
 
 def build_scheduler(optimizer: torch.optim.Optimizer, trainer) -> torch.optim.lr_scheduler.LambdaLR:
+    """The schedule of the ``trainer:`` section; the learning rate of step ``k + 1`` is ``lr * factor(k)``.
+
+    It is a pure function of the step, so a resumed run recomputes it from the current config (a run whose
+    ``max_steps`` grew follows the schedule of the new length) instead of loading it from the checkpoint.
+    """
     factor = LRFactor(
         schedule=trainer.schedule,
         max_steps=trainer.max_steps,

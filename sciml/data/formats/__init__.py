@@ -18,7 +18,7 @@ from sciml.data.formats.pdearena import PDEArenaSource, is_pdearena
 from sciml.data.formats.pdebench import PDEBenchMulti, PDEBenchSingle, is_multi, is_single
 from sciml.data.formats.sciml_format import SciMLSource, is_sciml
 from sciml.data.formats.the_well import TheWellSource, is_the_well
-from sciml.data.io import DataError
+from sciml.errors import DataError
 
 HDF5_MAGIC = b"\x89HDF\r\n\x1a\n"
 ZARR_MARKERS = (".zgroup", ".zattrs", "zarr.json")

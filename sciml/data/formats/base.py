@@ -12,7 +12,7 @@ import xarray as xr
 from xarray.backends import BackendArray
 from xarray.core import indexing
 
-from sciml.data.io import DataError
+from sciml.errors import DataError
 
 
 @dataclass

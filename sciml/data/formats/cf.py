@@ -17,7 +17,7 @@ import numpy as np
 import xarray as xr
 
 from sciml.data.formats.base import Source
-from sciml.data.io import DataError
+from sciml.errors import DataError
 
 SAMPLE_NAMES = ("member", "realization", "ensemble", "sample", "ens")
 NAME_AXES = {"time": "T", "t": "T", "lon": "X", "longitude": "X", "x": "X", "lat": "Y", "latitude": "Y",

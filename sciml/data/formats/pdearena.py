@@ -16,7 +16,7 @@ import h5py
 import numpy as np
 
 from sciml.data.formats.base import Source, contiguous
-from sciml.data.io import DataError
+from sciml.errors import DataError
 
 SPLITS = ("train", "valid", "test")
 SPACE = ("x", "y", "z")

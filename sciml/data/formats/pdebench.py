@@ -16,7 +16,7 @@ import h5py
 import numpy as np
 
 from sciml.data.formats.base import Source, contiguous
-from sciml.data.io import DataError
+from sciml.errors import DataError
 
 CFD_FIELDS = ("density", "pressure", "Vx", "Vy", "Vz")
 SPACE = ("x", "y", "z")

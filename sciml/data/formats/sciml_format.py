@@ -8,7 +8,7 @@ import h5py
 import numpy as np
 
 from sciml.data.formats.base import Source, contiguous
-from sciml.data.io import DataError
+from sciml.errors import DataError
 
 
 def dimension_names(dset: h5py.Dataset) -> list[str]:

@@ -17,7 +17,7 @@ import numpy as np
 import yaml
 
 from sciml.data.formats.base import Source
-from sciml.data.io import DataError
+from sciml.errors import DataError
 
 GROUPS = ("t0_fields", "t1_fields", "t2_fields")
 

@@ -1,0 +1,41 @@
+"""PDE parameters as solver inputs: scaled to O(1) by their training range, fed as constant channels.
+
+Feeding the scaled parameters as extra constant input channels is the "conditional" baseline CAPE
+(Takamoto et al. 2023) compares against; it is the built-in default of ``fno`` and ``unet``.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+
+class ParamScaling(nn.Module):
+    """``(p - centre) / half_range`` per parameter: the training range maps to [-1, 1].
+
+    A parameter that is constant in training maps to ``(p - p0) / max(|p0|, 1)`` (0 at the training
+    value). The centre and half range are buffers, so checkpoints carry them.
+    Args:
+      ranges: ``(min, max)`` per parameter over the training split.
+    """
+
+    def __init__(self, ranges: tuple[tuple[float, float], ...]):
+        super().__init__()
+        lo = torch.tensor([float(r[0]) for r in ranges], dtype=torch.float32)
+        hi = torch.tensor([float(r[1]) for r in ranges], dtype=torch.float32)
+        half = (hi - lo) / 2
+        flat = half <= 1e-12 * torch.maximum(lo.abs(), hi.abs()).clamp_min(1.0)
+        self.register_buffer("centre", (lo + hi) / 2)
+        self.register_buffer("half_range", torch.where(flat, lo.abs().clamp_min(1.0), half))
+
+    def forward(self, params: torch.Tensor) -> torch.Tensor:
+        """``(B, P)`` in the file's units -> ``(B, P)`` scaled."""
+        return (params - self.centre.to(params.dtype)) / self.half_range.to(params.dtype)
+
+
+def constant_channels(x: torch.Tensor, cond: torch.Tensor | None) -> torch.Tensor:
+    """Append each scalar of ``cond`` ``(B, P)`` to ``x`` ``(B, C, *space)`` as a constant channel."""
+    if cond is None or cond.shape[1] == 0:
+        return x
+    planes = cond.to(x.dtype).view(*cond.shape, *([1] * (x.dim() - 2))).expand(-1, -1, *x.shape[2:])
+    return torch.cat([x, planes], dim=1)

@@ -1,0 +1,176 @@
+"""Long autoregressive rollouts of a trained trajectory solver and their metrics.
+
+Rolls the run's best checkpoint (EMA weights when trained with them) out over the test trajectories,
+batched and without gradients, with each trajectory's PDE parameters, and writes
+``RUN_DIR/evaluation/results.json`` and PNG plots. A rollout that produces NaN/inf or leaves
+``blowup_factor x max|truth|`` is reported as unstable from that step on.
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch.utils.data import DataLoader
+
+from sciml import metrics, plots, recipes
+from sciml.data import TrajectoryWindows, open_dataset
+from sciml.errors import ConfigError
+from sciml.solvers import Solver, SolverContext
+from sciml.tasks.trajectory.fit import build_solver
+from sciml.training import load_checkpoint, select_device
+from sciml.training.run_dir import write_json
+
+REPORT_STEPS = (1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000)
+
+
+def load_solver(run_dir: Path, cfg: Any, which: str, device: torch.device) -> tuple[Solver, int]:
+    """The solver of a run from ``checkpoints/<which>.pt``, EMA weights preferred; returns it and its step."""
+    state = load_checkpoint(Path(run_dir) / "checkpoints" / f"{which}.pt", map_location="cpu")
+    if "context" not in state:
+        raise ConfigError(f"{run_dir}/checkpoints/{which}.pt holds no solver context: it is not a trajectory run")
+    model = build_solver(cfg, SolverContext.from_dict(state["context"]))
+    weights = state["model"]
+    if state.get("ema") is not None:
+        weights = {k.removeprefix("module."): v for k, v in state["ema"].items() if k.startswith("module.")}
+    model.load_state_dict(weights)
+    return model.to(device).eval(), int(state["step"])
+
+
+def first_unstable_step(pred: torch.Tensor, bound: float) -> torch.Tensor:
+    """Per sample, the 1-based first step whose frame is non-finite or exceeds ``bound``; 0 if none."""
+    bad = ~torch.isfinite(pred).flatten(2).all(-1) | (pred.abs().flatten(2).amax(-1) > bound)
+    first = torch.where(bad.any(1), bad.float().argmax(1) + 1, torch.zeros_like(bad[:, 0], dtype=torch.long))
+    return first.long()
+
+
+def _nan_to_none(values) -> list[float | None]:
+    return [None if not math.isfinite(v) else float(v) for v in values]
+
+
+def rollout_metrics(model: Solver, windows: TrajectoryWindows, history: int, n_steps: int, bound: float,
+                    names: list[str], batch_size: int, device: torch.device):
+    """Roll out every trajectory; return per-sample metric arrays ``name -> (N, T)``, unstable steps and an example."""
+    per_sample = {name: [] for name in names}
+    unstable, example = [], None
+    spectra_true, spectra_pred = [], []
+    ndim = len(windows.spatial_shape)
+    for batch in DataLoader(windows, batch_size=batch_size, shuffle=False):
+        traj = batch["trajectory"]
+        true = traj[:, history:history + n_steps]
+        params = batch["params"].to(device) if "params" in batch else None
+        pred = model.rollout(traj[:, :history].to(device), n_steps, params).float().cpu()
+        first = first_unstable_step(pred, bound)
+        steps = torch.arange(1, n_steps + 1)
+        mask = (first[:, None] > 0) & (steps[None, :] >= first[:, None])  # (B, T) unstable from first on
+        pred = torch.where(mask.view(*mask.shape, *([1] * (pred.dim() - 2))), torch.nan, pred)
+        for name in names:
+            values = metrics.get(name)(pred, true)
+            if name == "correlation":
+                values = torch.where(mask, 0.0, values)  # a blown-up rollout is decorrelated
+            per_sample[name].append(values)
+        unstable.append(first)
+        spectra_true.append(metrics.energy_spectrum(true, ndim))
+        spectra_pred.append(metrics.energy_spectrum(pred, ndim))
+        if example is None:
+            example = (true[0, :, 0].numpy(), pred[0, :, 0].numpy())
+    out = {name: torch.cat(v).numpy() for name, v in per_sample.items()}
+    spectra = (torch.cat(spectra_true).nanmean(0).numpy(), torch.cat(spectra_pred).nanmean(0).numpy())
+    return out, torch.cat(unstable).numpy(), example, spectra
+
+
+def evaluate(cfg: Any, run_dir: Path) -> dict[str, Any]:
+    """Evaluate a trajectory run; writes and returns the content of ``results.json``."""
+    run_dir = Path(run_dir)
+    ev = cfg.evaluate
+    device = select_device(cfg.trainer.device)
+    model, step = load_solver(run_dir, cfg, ev.checkpoint, device)
+    path = recipes.ensure_dataset(cfg.dataset, progress=False)[ev.split]
+    h, ts = cfg.task.history, cfg.task.time_step
+    windows = TrajectoryWindows(path, time_step=ts, full_trajectory=True, params=list(cfg.task.params))
+    available = (windows.n_times - 1) // ts + 1 - h
+    n_steps = min(ev.rollout_steps or available, available)
+    if n_steps < 1:
+        raise ConfigError(f"{path}: trajectories too short for a rollout after {h} history frames")
+    with open_dataset(path) as ds:
+        dt_model = float(ds.attrs.get("dt", float(ds.time[1] - ds.time[0]))) * ts
+        x = ds[windows.variables[0]].coords[ds[windows.variables[0]].dims[2]].values
+        max_abs = max(float(abs(ds[v]).max()) for v in windows.variables)
+    bound = ev.blowup_factor * max_abs
+    names = list(ev.metrics)
+    if "correlation" not in names:
+        names.append("correlation")  # needed for the high-correlation time
+    per_sample, first, example, spectra = rollout_metrics(model, windows, h, n_steps, bound, names,
+                                                          ev.batch_size, device)
+    time = np.arange(1, n_steps + 1) * dt_model
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # all samples unstable at a step: the mean is NaN
+        mean = {name: np.nanmean(v, axis=0) for name, v in per_sample.items()}
+    hc_steps, reached = metrics.high_correlation_steps(torch.from_numpy(mean["correlation"]),
+                                                       ev.correlation_threshold)
+    unstable = first > 0
+    results = {
+        "task": "trajectory",
+        "run_dir": str(run_dir),
+        "checkpoint": ev.checkpoint,
+        "step": step,
+        "split": ev.split,
+        "n_trajectories": int(len(first)),
+        "rollout_steps": n_steps,
+        "dt_model": dt_model,
+        "high_correlation_time": {"steps": hc_steps, "time": hc_steps * dt_model,
+                                  "threshold": ev.correlation_threshold, "reached_within_horizon": reached},
+        "unstable": {"count": int(unstable.sum()), "bound": bound,
+                     "first_step": [int(s) if s > 0 else None for s in first]},
+        "per_step": {"time": time.tolist(), **{name: _nan_to_none(v) for name, v in mean.items()},
+                     "stable_fraction": (1 - (unstable[:, None] & (np.arange(1, n_steps + 1)[None] >= first[:, None]))
+                                         .mean(0)).tolist()},
+    }
+    out_dir = run_dir / "evaluation"
+    write_json(results, out_dir / "results.json")
+    if ev.plots:
+        _plots(out_dir, time, per_sample, mean, results, example, spectra, x, windows)
+    return results
+
+
+def _plots(out_dir, time, per_sample, mean, results, example, spectra, x, windows) -> None:
+    hc = results["high_correlation_time"]
+    plots.correlation_plot(time, per_sample["correlation"], hc["threshold"], hc["time"], out_dir / "correlation.png")
+    plots.error_plot(time, {k: v for k, v in mean.items() if k in ("mse", "nrmse", "spectrum_error")},
+                     out_dir / "errors.png")
+    true, pred = example
+    if len(windows.spatial_shape) == 1:
+        plots.spacetime_plot(x, time, true, pred, out_dir / "spacetime.png")
+    else:
+        plots.snapshot_plot(time, true, pred, out_dir / "snapshots.png")
+    k = np.arange(spectra[0].shape[-1])
+    # spectra were averaged over samples; show them at three times
+    picks = np.unique(np.linspace(0, len(time) - 1, 3).round().astype(int))
+    plots.spectrum_plot(k, {float(time[i]): (spectra[0][i], spectra[1][i]) for i in picks},
+                        out_dir / "spectra.png")
+
+
+def summary(results: dict[str, Any]) -> str:
+    """A plain-text table of the sample-mean metrics at a few horizons."""
+    per_step = results["per_step"]
+    names = [n for n in per_step if n not in ("time",)]
+    n = results["rollout_steps"]
+    rows = [s for s in REPORT_STEPS if s < n] + [n]
+    header = f"{'step':>6} {'time':>8} " + " ".join(f"{name:>15}" for name in names)
+    lines = [header, "-" * len(header)]
+    for s in rows:
+        cells = []
+        for name in names:
+            v = per_step[name][s - 1]
+            cells.append(f"{'nan' if v is None else f'{v:.4g}':>15}")
+        lines.append(f"{s:>6} {per_step['time'][s - 1]:>8.3g} " + " ".join(cells))
+    hc = results["high_correlation_time"]
+    bound = "" if hc["reached_within_horizon"] else " (never dropped below: lower bound)"
+    lines.append(f"high-correlation time (corr > {hc['threshold']}): {hc['steps']} steps = "
+                 f"{hc['time']:.4g} time units{bound}")
+    lines.append(f"unstable rollouts: {results['unstable']['count']} of {results['n_trajectories']}")
+    return "\n".join(lines)

@@ -1,4 +1,5 @@
-"""Every registered solver: shapes, normalisation, conditioning, safe checkpoints; FNO blocks all count."""
+"""Every registered trajectory solver: shapes, normalisation, conditioning, safe checkpoints; FNO blocks all
+count; the U-Net's circular padding makes it shift-equivariant."""
 
 import io
 
@@ -6,7 +7,7 @@ import pytest
 import torch
 
 from sciml import solvers
-from sciml.solvers import SolverIO
+from sciml.solvers import SolverContext, grid_context
 
 
 def small_config(name):
@@ -18,64 +19,92 @@ def small_config(name):
     return cfg
 
 
-IOS = [SolverIO(1, 1, 1, 0, (32,)), SolverIO(1, 2, 3, 2, (32,)), SolverIO(2, 2, 2, 1, (16, 16))]
+CONTEXTS = [grid_context((32,)), grid_context((32,), channels=2, history=3, n_params=2),
+            grid_context((16, 16), channels=2, history=2, n_params=1)]
+TRAJECTORY = [n for n in solvers.registry.names() if "trajectory" in solvers.get(n).tasks]
 
 
-OPERATORS = [n for n in solvers.registry.names() if solvers.get(n).kind == "operator"]  # pinn/pig: tests/test_pinn*
+def params_for(context: SolverContext, batch: int = 3):
+    return torch.rand(batch, context.n_params) if context.n_params else None
 
 
-@pytest.mark.parametrize("name", OPERATORS)
-@pytest.mark.parametrize("io_", IOS, ids=["1d", "1d-history-cond", "2d"])
-def test_shapes_and_weights_only_round_trip(name, io_):
+@pytest.mark.parametrize("name", TRAJECTORY)
+@pytest.mark.parametrize("context", CONTEXTS, ids=["1d", "1d-history-params", "2d"])
+def test_shapes_and_weights_only_round_trip(name, context):
     torch.manual_seed(0)
-    model = solvers.build(small_config(name), io_)
-    history = torch.randn(3, io_.history, io_.channels, *io_.spatial_shape)
-    cond = torch.rand(3, io_.n_cond) if io_.n_cond else None
-    out = model(history, cond)
-    assert out.shape == (3, io_.channels, *io_.spatial_shape)
-    rollout = model.rollout(history, 4, cond)
-    assert rollout.shape == (3, 4, io_.channels, *io_.spatial_shape)
-    torch.testing.assert_close(rollout[:, 0], out)
+    model = solvers.build(small_config(name), context)
+    window = torch.randn(3, context.history, context.channels, *context.spatial_shape)
+    params = params_for(context)
+    out = model.advance(window, params)
+    assert out.shape == (3, model.frames_per_step, context.channels, *context.spatial_shape)
+    rollout = model.rollout(window, 4, params)
+    assert rollout.shape == (3, 4, context.channels, *context.spatial_shape)
+    torch.testing.assert_close(rollout[:, :1], out)
     buffer = io.BytesIO()
-    torch.save(model.state_dict(), buffer)
+    torch.save({"model": model.state_dict(), "context": context.to_dict()}, buffer)
     buffer.seek(0)
-    clone = solvers.build(small_config(name), io_)
-    clone.load_state_dict(torch.load(buffer, weights_only=True))
-    torch.testing.assert_close(clone(history, cond), out)
+    state = torch.load(buffer, weights_only=True)
+    clone = solvers.build(small_config(name), SolverContext.from_dict(state["context"]))
+    clone.load_state_dict(state["model"])
+    torch.testing.assert_close(clone.advance(window, params), out)
 
 
-@pytest.mark.parametrize("name", OPERATORS)
-def test_conditioning_changes_the_output(name):
-    io_ = SolverIO(1, 1, 1, 1, (32,))
+@pytest.mark.parametrize("name", TRAJECTORY)
+@pytest.mark.parametrize("conditioning", ["channels", "film"])
+def test_conditioning_changes_the_output(name, conditioning):
+    if name == "fno" and conditioning == "film":
+        pytest.skip("the FNO takes parameters as channels only")
+    context = grid_context((32,), n_params=1)
     torch.manual_seed(0)
-    model = solvers.build(small_config(name), io_)
-    if name == "unet":  # FiLM layers start random but small; make sure the path is live
+    cfg = small_config(name)
+    if name == "unet":
+        cfg.conditioning = conditioning
+    model = solvers.build(cfg, context)
+    if conditioning == "film":  # FiLM layers start random but small; make sure the path is live
         for block in model.net.modules():
             if isinstance(block, torch.nn.Linear):
                 torch.nn.init.normal_(block.weight, std=0.5)
     h = torch.randn(2, 1, 1, 32)
-    assert not torch.allclose(model(h, torch.full((2, 1), 0.1)), model(h, torch.full((2, 1), 0.9)))
+    assert not torch.allclose(model.advance(h, torch.full((2, 1), 0.1)), model.advance(h, torch.full((2, 1), 0.9)))
+    with pytest.raises(ValueError, match=r"needs params of shape \(2, 1\)"):
+        model.advance(h, None)
+
+
+def test_parameters_are_scaled_by_their_training_range():
+    context = SolverContext(fields=("u",), spatial_shape=(16,), param_names=("nu", "c"),
+                            param_ranges=((0.01, 0.05), (2.0, 2.0)))
+    model = solvers.build(small_config("fno"), context)
+    scaled = model.param_scaling(torch.tensor([[0.01, 2.0], [0.05, 3.0], [0.03, 1.0]]))
+    torch.testing.assert_close(scaled, torch.tensor([[-1.0, 0.0], [1.0, 0.5], [0.0, -0.5]]))
 
 
 def test_residual_prediction_uses_statistics():
-    io_ = SolverIO(1, 1, 1, 0, (32,))
-    model = solvers.build(small_config("fno"), io_)
+    context = grid_context((32,))
+    model = solvers.build(small_config("fno"), context)
     model.set_stats([1.0], [2.0], [0.5], [3.0])
     h, target = torch.randn(4, 1, 1, 32), torch.randn(4, 1, 1, 32)
     raw = model.network_output(h)
-    torch.testing.assert_close(model(h), h[:, -1] + raw * 3.0 + 0.5)
+    torch.testing.assert_close(model.forward_step(h), h[:, -1] + raw * 3.0 + 0.5)
     expected_loss = ((raw - (target[:, 0] - h[:, -1] - 0.5) / 3.0) ** 2).mean()
-    torch.testing.assert_close(model.loss(h, target), expected_loss)
+    batch = {"input": h, "target": target}
+    torch.testing.assert_close(model.training_loss(batch, step=1)["mse"], expected_loss)
+    torch.testing.assert_close(model.validation_loss(batch)["loss"], expected_loss)
     with pytest.raises(ValueError, match="std"):
         model.set_stats([0.0], [0.0], [0.0], [1.0])
 
 
+def test_statistics_come_from_the_context():
+    context = SolverContext(fields=("u",), spatial_shape=(16,), stats={
+        "field_mean": [1.0], "field_std": [2.0], "delta_mean": [0.5], "delta_std": [3.0]})
+    model = solvers.build(small_config("fno"), context)
+    assert model.delta_std.item() == 3.0 and model.field_mean.item() == 1.0
+
+
 def test_every_fno_block_changes_the_output():
-    io_ = SolverIO(1, 1, 1, 0, (32,))
     torch.manual_seed(0)
-    model = solvers.build(small_config("fno"), io_)
+    model = solvers.build(small_config("fno"), grid_context((32,)))
     h = torch.randn(2, 1, 1, 32)
-    base = model(h)
+    base = model.forward_step(h)
     convs = model.net.fno.fno_blocks.convs
     assert len(convs) == 3
     for i in range(len(convs)):
@@ -83,13 +112,33 @@ def test_every_fno_block_changes_the_output():
             saved = [p.clone() for p in convs[i].parameters()]
             for p in convs[i].parameters():
                 p.mul_(2.0)
-            changed = model(h)
+            changed = model.forward_step(h)
             for p, s in zip(convs[i].parameters(), saved, strict=True):
                 p.copy_(s)
         assert not torch.allclose(changed, base), f"block {i} does not reach the output"
 
 
-def test_wrong_history_shape_is_named():
-    model = solvers.build(small_config("unet"), SolverIO(1, 1, 2, 0, (32,)))
-    with pytest.raises(ValueError, match=r"\(B, 2, 1, \*space\)"):
-        model(torch.randn(2, 1, 1, 32))
+@pytest.mark.parametrize("shape", [(32,), (16, 16)], ids=["1d", "2d"])
+def test_unet_is_equivariant_to_periodic_shifts(shape):
+    """Circular padding, stride-2 downsampling and nearest upsampling commute with shifts by multiples of
+    2^(levels-1); zero padding would break this at the boundary."""
+    torch.manual_seed(0)
+    cfg = small_config("unet")
+    cfg.channel_mults = [1, 2, 2]
+    model = solvers.build(cfg, grid_context(shape)).eval()
+    dims = tuple(range(-len(shape), 0))
+    x = torch.randn(2, 1, 1, *shape)
+    shift = (4,) * len(shape)
+    with torch.no_grad():
+        moved_then_stepped = model.forward_step(torch.roll(x, shift, dims))
+        stepped_then_moved = torch.roll(model.forward_step(x), shift, dims)
+    torch.testing.assert_close(moved_then_stepped, stepped_then_moved, rtol=1e-5, atol=1e-5)
+    assert (model.forward_step(x) - x[:, 0]).abs().max() > 1e-3  # not trivially the identity
+
+
+def test_wrong_window_shape_is_named():
+    model = solvers.build(small_config("unet"), grid_context((32,), history=2))
+    with pytest.raises(ValueError, match=r"\(B, 2, 1, \*\(32,\)\)"):
+        model.forward_step(torch.randn(2, 1, 1, 32))
+    with pytest.raises(ValueError, match="divide by 2"):
+        solvers.build(small_config("unet"), grid_context((31,)))

@@ -1,6 +1,8 @@
-"""The training loop: end to end, exact resume after a kill, atomic checkpoints, NaN stop, DDP on gloo."""
+"""The training loop: end to end, exact resume after a kill, atomic checkpoints, divergence, mixed precision,
+schedules after a run is extended, DDP on gloo."""
 
 import csv
+import math
 import os
 import signal
 import subprocess
@@ -15,8 +17,10 @@ from conftest import tiny_overrides
 from sciml import train
 from sciml.cli import run_cli
 from sciml.config import load_config
-from sciml.solvers.base import NeuralSolver
-from sciml.training import CheckpointError, TrainingDiverged, fit, load_checkpoint, save_checkpoint
+from sciml.solvers import NeuralSolver
+from sciml.tasks import fit
+from sciml.training import CheckpointError, TrainingDiverged, load_checkpoint, read_metrics, save_checkpoint
+from sciml.training.optim import gradient_step
 
 ENV = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONUNBUFFERED": "1"}
 
@@ -109,20 +113,65 @@ def test_truncated_checkpoint_gives_a_clear_error(tmp_path, capsys):
 
 
 def test_nan_loss_stops_at_its_step_and_keeps_the_last_good_checkpoint(tmp_path, monkeypatch, capsys):
-    calls = {"n": 0}
-    original = NeuralSolver.loss
+    original = NeuralSolver.training_loss
 
-    def loss_with_nan(self, history, target, cond=None):
-        calls["n"] += 1
-        loss = original(self, history, target, cond)
-        return loss * float("nan") if calls["n"] == 7 else loss
+    def loss_with_nan(self, batch, step):
+        terms = original(self, batch, step)
+        return {k: v * float("nan") for k, v in terms.items()} if step == 7 else terms
 
-    monkeypatch.setattr(NeuralSolver, "loss", loss_with_nan)
+    monkeypatch.setattr(NeuralSolver, "training_loss", loss_with_nan)
     args = tiny_overrides(tmp_path, **{"trainer.max_steps": 20, "trainer.checkpoint_every": 5,
                                        "trainer.eval_every": 100})
-    with pytest.raises(TrainingDiverged, match="at step 7"):
+    with pytest.raises(TrainingDiverged, match="loss became nan at step 7"):
         fit(load_config(args))
-    assert load_checkpoint(tmp_path / "run" / "checkpoints" / "last.pt")["step"] == 5
+    state = load_checkpoint(tmp_path / "run" / "checkpoints" / "last.pt")
+    assert state["step"] == 5 and all(torch.isfinite(v).all() for v in state["model"].values())
+    with pytest.raises(SystemExit) as exit_info:  # the command line: exit 1 and one line
+        run_cli(train.main, [*args, "run.dir=" + str(tmp_path / "run2")])
+    assert exit_info.value.code == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err[-1].startswith("error: loss became nan at step 7")
+
+
+def test_a_non_finite_gradient_without_mixed_precision_stops_before_the_weights_change(tmp_path, monkeypatch):
+    original = NeuralSolver.training_loss
+
+    def infinite_gradient(self, batch, step):  # a finite loss whose gradient is inf
+        terms = original(self, batch, step)
+        if step == 4:
+            w = next(self.parameters())
+            terms["spike"] = (w * torch.tensor(float("inf"))).sum() * 0.0 + 0.0 * w.sum()
+        return terms
+
+    monkeypatch.setattr(NeuralSolver, "training_loss", infinite_gradient)
+    args = tiny_overrides(tmp_path, **{"trainer.max_steps": 10, "trainer.checkpoint_every": 3})
+    with pytest.raises(TrainingDiverged, match="at step 4"):
+        fit(load_config(args))
+
+
+def test_mixed_precision_skips_a_step_whose_scaled_gradients_overflow():
+    torch.manual_seed(0)
+    model = torch.nn.Linear(4, 1)
+    params = list(model.parameters())
+    optimizer = torch.optim.SGD(params, lr=0.1)
+    before = [p.detach().clone() for p in params]
+    scaler = torch.amp.GradScaler("cpu", init_scale=1e38)  # any gradient > 3.4 overflows once scaled
+    loss = (model(torch.full((8, 4), 10.0)) ** 2).mean()
+    outcome = gradient_step(loss, params, optimizer, scaler, grad_clip=1.0)
+    assert outcome.skipped and all(torch.equal(p, b) for p, b in zip(params, before, strict=True))
+    assert scaler.get_scale() < 1e38  # the scale backs off, as GradScaler does
+    scaler = torch.amp.GradScaler("cpu", init_scale=1.0)
+    loss = (model(torch.full((8, 4), 10.0)) ** 2).mean()
+    outcome = gradient_step(loss, params, optimizer, scaler, grad_clip=1.0)
+    assert not outcome.skipped and math.isfinite(outcome.grad_norm)
+    assert not all(torch.equal(p, b) for p, b in zip(params, before, strict=True))
+    # without mixed precision the same overflow is not repaired: the caller is told (the trainer stops)
+    plain = torch.amp.GradScaler("cpu", enabled=False)
+    loss = (model(torch.full((8, 4), 1e30)) ** 2).mean()
+    frozen = [p.detach().clone() for p in params]
+    outcome = gradient_step(loss, params, optimizer, plain)
+    assert not outcome.skipped and not math.isfinite(outcome.grad_norm)
+    assert all(torch.equal(p, b) for p, b in zip(params, frozen, strict=True))
 
 
 def test_resume_refuses_a_different_model(tmp_path, capsys):
@@ -132,9 +181,29 @@ def test_resume_refuses_a_different_model(tmp_path, capsys):
         run_cli(train.main, [*args, "solver.width=16"])
     assert exit_info.value.code == 2
     assert "solver.width=8" in capsys.readouterr().err
-    # more steps on the same run is a resumption, not a new run
-    fit(load_config([*args, "trainer.max_steps=8"]))
-    assert load_checkpoint(tmp_path / "run" / "checkpoints" / "last.pt")["step"] == 8
+    with pytest.raises(SystemExit) as exit_info:
+        run_cli(train.main, [*args, "run.resume=false"])
+    assert exit_info.value.code == 2 and "run.resume=false" in capsys.readouterr().err
+
+
+def test_extending_a_finished_run_schedules_the_new_length(tmp_path):
+    """A 10-step cosine run extended to 20 trains steps 11-20 on the 20-step schedule, not at min_lr."""
+    from sciml.training.schedules import LRFactor
+
+    common = {"trainer.warmup_steps": 0, "trainer.lr": 1e-3, "trainer.min_lr": 1e-5, "trainer.log_every": 1,
+              "trainer.eval_every": 100, "run.evaluate": False}
+    args = tiny_overrides(tmp_path, **common, **{"trainer.max_steps": 10})
+    fit(load_config(args))
+    fit(load_config([*args, "trainer.max_steps=20"]))
+    rows = {int(r["step"]): float(r["lr"]) for r in read_metrics(tmp_path / "run")}
+    assert sorted(rows) == list(range(1, 21))
+    ten = LRFactor("cosine", max_steps=10, min_factor=1e-2)
+    twenty = LRFactor("cosine", max_steps=20, min_factor=1e-2)
+    assert rows[10] == pytest.approx(1e-3 * ten(10)) == pytest.approx(1e-5)  # the first run ended at min_lr
+    for step in range(11, 21):  # the lr logged after step k is the one of step k + 1
+        assert rows[step] == pytest.approx(1e-3 * twenty(step), rel=1e-6), step
+    assert rows[11] > 40 * rows[10]  # the old schedule would have stayed at min_lr
+    assert load_checkpoint(tmp_path / "run" / "checkpoints" / "last.pt")["step"] == 20
 
 
 def test_ddp_on_gloo_matches_a_single_process_with_the_global_batch(tmp_path):

@@ -41,6 +41,12 @@ class AutoregressiveSolver(Solver):
         raise NotImplementedError
 
     def advance(self, window: torch.Tensor, params: torch.Tensor | None = None) -> torch.Tensor:
+        """The next ``(B, F, C, *space)`` frames after ``window`` (shapes checked)."""
+        self.check_window(window)
+        self.check_params(params, len(window))
+        return self._advance(window, params)
+
+    def _advance(self, window: torch.Tensor, params: torch.Tensor | None) -> torch.Tensor:
         return self.advance_with_loss(window, None, params)[0]
 
     # -- shapes ---------------------------------------------------------------------------------------
@@ -77,7 +83,7 @@ class AutoregressiveSolver(Solver):
         if skip:
             with torch.no_grad():
                 for _ in range(skip):
-                    window = self.next_window(window, self.advance(window, params))
+                    window = self.next_window(window, self._advance(window, params))
         losses = []
         graded = plan.graded_steps
         for j in range(graded):
@@ -116,7 +122,7 @@ class AutoregressiveSolver(Solver):
         self.check_params(params, len(initial))
         frames, window = [], initial
         for _ in range(math.ceil(n_steps / self.frames_per_step)):
-            new = self.advance(window, params)
+            new = self._advance(window, params)
             frames.append(new)
             window = self.next_window(window, new)
         if not frames:

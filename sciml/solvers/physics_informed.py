@@ -183,8 +183,9 @@ class PhysicsInformedSolver(Solver):
         points = self.problem.domain.grid(self.context.eval_grid)
         residual = torch.cat([self.problem.residual(self.net, c).detach() for c in points.split(8192)])
         stats = residual_stats(residual)
-        return {"relative_l2": torch.tensor(error), "residual_mean": torch.tensor(stats.mean),
-                "residual_skewness": torch.tensor(stats.skewness), "residual_kurtosis": torch.tensor(stats.kurtosis)}
+        values = {"relative_l2": error, "residual_mean": stats.mean, "residual_skewness": stats.skewness,
+                  "residual_kurtosis": stats.kurtosis}
+        return {k: torch.tensor(v, dtype=torch.float64) for k, v in values.items()}
 
     # -- resume: the sampler, the generator and the snapshots travel with the weights ------------------
     def get_extra_state(self) -> dict:

@@ -153,6 +153,7 @@ class Trainer:
         self.step, self.best_val, self.seconds = 0, math.inf, 0.0
         self.finished, self.notes, self.skipped = False, {}, 0
         self.last_val: dict[str, float] = {}
+        self._resumed = False
 
     # -- checkpoints -------------------------------------------------------------------------------
     def state(self) -> dict[str, Any]:
@@ -172,8 +173,9 @@ class Trainer:
     def resume(self) -> bool:
         """Load ``last.pt`` when present (refusing result-changing config changes); True if loaded."""
         last = self.checkpoint_dir / "last.pt"
-        if not last.is_file():
-            return False
+        if self._resumed or not last.is_file():
+            return self._resumed
+        self._resumed = True
         state = load_checkpoint(last, map_location="cpu")
         check_resumable(state["config"], self.config, self.checkpoint_dir.parent, self.resumable)
         self.solver.load_state_dict(state["model"])
@@ -187,6 +189,9 @@ class Trainer:
         self.finished, self.seconds = bool(state["finished"]), float(state["seconds"])
         self.skipped, self.notes = int(state["amp_skipped"]), dict(state["notes"])
         self.last_val = dict(state["last_val"])
+        if self.dist.is_main and not self.finished:
+            tags = "".join(f"{k} {v}: " for k, v in self.log_tags.items())
+            print(f"{tags}resuming from step {self.step} ({last})", flush=True)
         if self.finished and self.notes.get("lbfgs") and self.cfg.max_steps > self.notes["adam_steps"]:
             raise ConfigError(f"{self.checkpoint_dir.parent} finished with an L-BFGS stage after "
                               f"{self.notes['adam_steps']} steps; trainer.max_steps cannot grow after it: choose "
@@ -298,7 +303,7 @@ class Trainer:
                 row = {"step": step, "stage": "adam", "epoch": epoch, "loss": global_loss,
                        **{f"loss_{k}": float(v.detach()) for k, v in terms.items()}, "lr": lr,
                        "grad_norm": outcome.grad_norm, **self._val_columns(val),
-                       "amp_skipped": self.skipped if self.use_amp else None,
+                       **({"amp_skipped": self.skipped} if self.use_amp else {}),
                        **self.solver.log_values(), "elapsed_s": round(self.seconds, 3)}
                 self._write(log, bar, row)
 

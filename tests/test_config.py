@@ -47,6 +47,18 @@ def test_solver_section_is_typed_by_its_name():
         (["evaluate.metrics=[mse,foo]"], "unknown metric 'foo'"),
         (["does/not/exist.yaml"], "config file not found: does/not/exist.yaml"),
         (["trainer.device=tpu"], "trainer.device"),
+        (["task.name=collocation"], "solver fno cannot be trained by task collocation"),
+        (["task.name=telepathy"], "unknown task.name 'telepathy'"),
+        (["task.pushforward=2"], "task.pushforward=2 needs task.horizon >= 3"),
+        (["task.horizon=3", "task.teacher_forcing=sometimes"], "task.teacher_forcing"),
+        (["dataset.n=7"], "bad value for 'dataset.n': 7 (a spectral grid needs an even size >= 8)"),
+        (["dataset.name=smarl_cases", "dataset.k_f=10"], "dataset.k_f=10 conflicts with dataset.case=kf4_beta0"),
+        (["dataset.name=kolmogorov2d", "dataset.save_dt=0.0123"], "must be a whole multiple of dataset.dt"),
+        (["solver.name=pinn", "solver.fourier_features=16", "solver.periodic_harmonics=4"],
+         "solver.periodic_harmonics would be ignored"),
+        (["solver.name=pinn", "solver.fourier_features=16", "solver.normalise_inputs=true"],
+         "solver.normalise_inputs would be ignored"),
+        (["solver.name=pinn", "trainer.lbfgs_points=100"], "there is no L-BFGS stage"),
     ],
 )
 def test_bad_config_exits_2_with_one_line(args, needle, capsys):
@@ -99,18 +111,36 @@ def test_configuration_reference_documents_every_key():
     from sciml import recipes
 
     for solver, dataset in [(s, "ks1d") for s in ("fno", "unet")] + [("fno", d) for d in recipes.registry.names()]:
-        root = schema(solver, dataset)
+        root = schema(solver, "trajectory", {"dataset": dataset})
         for section in fields(root):
             for f in fields(section.default_factory):
                 if f"`{section.name}.{f.name}`" not in doc and f"`{section.name}.{f.name}`," not in doc:
                     missing.append(f"{section.name}.{f.name}")
-    from sciml.config import physics_informed_schema
     from sciml.pinn.config import PROBLEM_CONFIGS
 
     for solver, problem in [(s, p) for s in ("pinn", "pig") for p in PROBLEM_CONFIGS]:
-        root = physics_informed_schema(solver, problem)
+        root = schema(solver, "collocation", {"problem": problem})
         for section in fields(root):
             for f in fields(section.default_factory):
                 if f"`{section.name}.{f.name}`" not in doc:
                     missing.append(f"{section.name}.{f.name}")
     assert not missing, f"docs/configuration.md lacks {sorted(set(missing))}"
+
+
+def test_the_task_follows_the_solver_and_types_its_sections():
+    cfg = load_config([])
+    assert cfg.task.name == "trajectory" and cfg.task.horizon == 1 and not hasattr(cfg, "problem")
+    cfg = load_config(["solver.name=pig", "problem.name=helmholtz2d"])
+    assert cfg.task.name == "collocation" and cfg.problem.a1 == 4.0 and not hasattr(cfg, "dataset")
+    assert cfg.trainer.optimizer == "adam" and cfg.trainer.schedule == "step" and cfg.evaluate.checkpoint == "last"
+    with pytest.raises(ConfigError, match="unknown config key 'trainer.val_batches'"):
+        load_config(["solver.name=pinn", "trainer.val_batches=3"])  # a trajectory key in a collocation run
+
+
+def test_a_preset_counts_once_in_the_dataset_hash():
+    from sciml import recipes
+
+    default = load_config(["dataset.name=smarl_cases"]).dataset
+    spelled = load_config(["dataset.name=smarl_cases", "dataset.k_f=4", "dataset.beta=0"]).dataset
+    other = load_config(["dataset.name=smarl_cases", "dataset.case=kf25_beta0"]).dataset
+    assert recipes.recipe_hash(default) == recipes.recipe_hash(spelled) != recipes.recipe_hash(other)

@@ -8,17 +8,19 @@ import torch
 from conftest import tiny_overrides
 
 from sciml import evaluate
+from sciml.tasks.trajectory.evaluation import first_unstable_step
 from sciml.cli import run_cli
 from sciml.config import load_config
 from sciml.data import open_dataset
-from sciml.training import fit, load_checkpoint, save_checkpoint
+from sciml.tasks import fit
+from sciml.training import load_checkpoint, save_checkpoint
 
 
 def test_first_unstable_step():
     pred = torch.zeros(3, 6, 1, 4)
     pred[0, 2, 0, 1] = float("nan")  # step 3
     pred[1, 4:, 0, 0] = 50.0  # step 5 exceeds the bound 10
-    assert evaluate.first_unstable_step(pred, bound=10.0).tolist() == [3, 5, 0]
+    assert first_unstable_step(pred, bound=10.0).tolist() == [3, 5, 0]
 
 
 def test_blow_up_is_reported_at_the_exact_step(tmp_path, capsys):

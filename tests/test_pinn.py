@@ -6,6 +6,7 @@ import pytest
 import torch
 from scipy import stats
 
+from sciml.config import load_config
 from sciml.pinn import (
     R3,
     RAD,
@@ -22,6 +23,14 @@ from sciml.pinn import (
     causal_gate,
     residual_stats,
 )
+from sciml.tasks import fit
+from sciml.training import load_checkpoint, read_metrics
+
+
+def pinn_fit(tmp_path, *args):
+    """A physics-informed run (convection by default, one seed, CPU) through the collocation task."""
+    return fit(load_config(["solver.name=pinn", "trainer.progress=lines", "trainer.device=cpu",
+                            f"run.dir={tmp_path / 'run'}", *args]))
 
 
 def test_convection_residual_and_constraints_vanish_on_the_exact_solution():
@@ -212,22 +221,28 @@ def test_mlp_periodic_features_make_the_network_exactly_periodic():
     torch.testing.assert_close(model(left), model(right))
 
 
-def test_lbfgs_runs_exactly_the_requested_iterations_and_training_reduces_the_error():
-    from sciml.pinn.models import MLP
-    from sciml.pinn.training import PINNTraining, train
+def test_lbfgs_runs_exactly_the_requested_iterations_and_training_reduces_the_error(tmp_path):
+    from sciml.pinn.config import build_problem
+    from sciml.tasks.collocation import build_seed
 
-    torch.manual_seed(0)
-    problem = Helmholtz2D(1, 1)
-    model = MLP(2, width=20, depth=2)
-    sampler = UniformFixed(problem.domain, 300, torch.Generator().manual_seed(0))
-    cfg = PINNTraining(adam_steps=50, lr=5e-3, lbfgs_steps=40, eval_every=10, eval_grid=(32, 32),
-                       weights={"boundary": 10.0})
-    result = train(problem, model, sampler, cfg, torch.Generator().manual_seed(1))
-    assert result.lbfgs_steps == 40 and result.lbfgs_note == "ran 40 of 40 requested iterations"
-    assert len(sampler.points) == 300  # L-BFGS ran on the sampler's points
-    assert [h["phase"] for h in result.history].count("lbfgs") == 4
-    first = result.history[0]["error"]
-    assert result.final_error < 0.2 * first and result.best_error <= result.final_error + 1e-12
+    args = ["solver.name=pinn", "solver.width=20", "solver.depth=2", "problem.name=helmholtz2d", "problem.a1=1",
+            "problem.a2=1", "sampler.name=uniform", "sampler.points=300", "trainer.max_steps=50", "trainer.lr=5e-3",
+            "trainer.lbfgs_steps=60", "trainer.eval_every=10", "trainer.log_every=10", "trainer.eval_points=1024",
+            "trainer.weights={boundary: 10.0}", "trainer.progress=lines", f"run.dir={tmp_path / 'run'}"]
+    cfg = load_config(args)
+    run = fit(cfg)
+    last = load_checkpoint(run / "checkpoints" / "seed_0" / "last.pt")
+    assert last["notes"]["lbfgs"] == "ran 60 of 60 requested iterations" and last["step"] == 110 and last["finished"]
+    rows = read_metrics(run)
+    assert [r["stage"] for r in rows].count("lbfgs") == 6
+    errors = [float(r["val_relative_l2"]) for r in rows]
+    # the final error is the final model's, recomputed here from the checkpoint on the same 32 x 32 grid
+    solver = build_seed(cfg, 0, torch.device("cpu"))
+    solver.load_state_dict(last["model"])
+    assert len(solver.sampler.points) == 300  # L-BFGS ran on the sampler's points
+    recomputed = build_problem(cfg.problem).relative_l2(solver.net, (32, 32))
+    assert errors[-1] == pytest.approx(recomputed, rel=1e-6) and errors[-1] < 0.2 * errors[0]
+    assert last["best_val"] == min(errors) < errors[0]
 
 
 def test_problems_use_closed_form_derivatives_when_the_model_has_them():
@@ -289,22 +304,18 @@ def test_pig_rotation_gives_the_full_covariance_gaussian():
     assert across == pytest.approx(math.exp(-0.5 * r2 / 0.01), rel=1e-9)
 
 
-def test_lbfgs_can_run_on_its_own_larger_point_set():
-    from sciml.pinn.models import MLP
-    from sciml.pinn.training import PINNTraining, train
-
-    torch.manual_seed(0)
-    problem = Helmholtz2D(1, 1)
+def test_lbfgs_can_run_on_its_own_larger_point_set(tmp_path, monkeypatch):
     seen = []
-    original = problem.residual
+    original = Helmholtz2D.residual
 
-    def spy(model, points):
+    def spy(self, model, points):
         seen.append(len(points))
-        return original(model, points)
+        return original(self, model, points)
 
-    problem.residual = spy
-    cfg = PINNTraining(adam_steps=3, lbfgs_steps=2, lbfgs_points=700, eval_every=100, eval_grid=(8, 8))
-    train(problem, MLP(2, 8, 1), UniformResampled(problem.domain, 50), cfg, torch.Generator().manual_seed(0))
+    monkeypatch.setattr(Helmholtz2D, "residual", spy)
+    pinn_fit(tmp_path, "problem.name=helmholtz2d", "sampler.name=resampled", "sampler.points=50",
+             "trainer.max_steps=3", "trainer.lbfgs_steps=2", "trainer.lbfgs_points=700", "trainer.eval_points=64",
+             "trainer.eval_every=100", "solver.width=8", "solver.depth=1")
     assert seen[:3] == [50, 50, 50] and 700 in seen[3:]
 
 
@@ -332,66 +343,64 @@ def test_active_fraction_counts_the_near_gaussians():
 
 
 @pytest.mark.parametrize("resample", [True, False])
-def test_constraint_points_are_fresh_or_fixed_as_configured(resample):
-    from sciml.pinn.models import MLP
-    from sciml.pinn.training import PINNTraining, train
-
-    problem = Convection(50.0)
+def test_constraint_points_are_fresh_or_fixed_as_configured(resample, tmp_path, monkeypatch):
     drawn = []
-    original = problem.constraint_losses
+    original = Convection.constraint_losses
 
-    def spy(model, n, generator=None):
+    def spy(self, model, n, generator=None):
         state = generator.get_state().clone()
         drawn.append(torch.rand(n, generator=generator))  # what this step's points are drawn from
         generator.set_state(state)
-        return original(model, n, generator)
+        return original(self, model, n, generator)
 
-    problem.constraint_losses = spy
-    cfg = PINNTraining(adam_steps=4, eval_every=100, eval_grid=(8, 8), constraint_points=16,
-                       constraint_resample=resample)
-    train(problem, MLP(2, 8, 1), UniformResampled(problem.domain, 20), cfg, torch.Generator().manual_seed(0))
+    monkeypatch.setattr(Convection, "constraint_losses", spy)
+    pinn_fit(tmp_path, "sampler.name=resampled", "sampler.points=20", "trainer.max_steps=4", "trainer.eval_every=100",
+             "trainer.eval_points=64", "trainer.constraint_points=16", f"trainer.constraint_resample={resample}",
+             "solver.width=8", "solver.depth=1")
     same = [torch.equal(drawn[0], d) for d in drawn[1:4]]
     assert same == [not resample] * 3
 
 
-def test_causal_r3_history_records_the_gate_moving_forward():
-    from sciml.pinn.models import MLP
-    from sciml.pinn.training import PINNTraining, train
-
-    problem = Convection(1.0)
-    sampler = CausalR3(problem.domain, 64, time_axis=1, generator=torch.Generator().manual_seed(0))
-    cfg = PINNTraining(adam_steps=6, eval_every=2, eval_grid=(8, 8), constraint_points=16)
-    history = train(problem, MLP(2, 8, 1), sampler, cfg, torch.Generator().manual_seed(0)).history
-    gates = [row["gate_beta"] for row in history]
-    assert len(gates) == 3 and -0.5 < gates[0] < gates[1] < gates[2] == sampler.beta
+def test_causal_r3_history_records_the_gate_moving_forward(tmp_path):
+    run = pinn_fit(tmp_path, "problem.beta=1", "sampler.name=causal_r3", "sampler.points=64", "trainer.max_steps=6",
+                   "trainer.eval_every=2", "trainer.log_every=2", "trainer.eval_points=64",
+                   "trainer.constraint_points=16", "solver.width=8", "solver.depth=1")
+    gates = [float(r["gate_beta"]) for r in read_metrics(run)]
+    assert len(gates) == 3 and -0.5 < gates[0] < gates[1] < gates[2]
+    state = load_checkpoint(run / "checkpoints" / "seed_0" / "last.pt")["model"]["_extra_state"]
+    assert state["sampler"]["beta"] == gates[2]
 
 
 @pytest.mark.parametrize("causal, resample", [(False, True), (True, False)])
-def test_training_resumes_exactly_from_a_checkpoint(causal, resample):
-    from sciml.pinn.models import MLP
-    from sciml.pinn.training import PINNTraining, train
+def test_training_resumes_exactly_from_a_checkpoint(causal, resample, tmp_path, monkeypatch):
+    from sciml.training import Trainer
 
-    problem = Convection(5.0)
+    args = ["problem.beta=5", f"sampler.name={'causal_r3' if causal else 'r3'}", "sampler.points=40",
+            "trainer.max_steps=12", "trainer.lbfgs_steps=3", "trainer.eval_every=4", "trainer.log_every=4",
+            "trainer.eval_points=64", "trainer.constraint_points=16", f"trainer.constraint_resample={resample}",
+            "trainer.snapshots=3", "trainer.checkpoint_every=5", "solver.width=8", "solver.depth=2"]
+    whole = pinn_fit(tmp_path / "whole", *args)
+    real_save = Trainer.save
 
-    def fresh(seed):
-        torch.manual_seed(seed)
-        generator = torch.Generator().manual_seed(seed)
-        sampler = (CausalR3(problem.domain, 40, time_axis=1, generator=generator) if causal
-                   else R3(problem.domain, 40, generator))
-        return MLP(2, 8, 2), sampler, generator
+    def save_then_stop(self, name):
+        real_save(self, name)
+        if name == "last" and self.step == 5:
+            raise KeyboardInterrupt
 
-    states = []
-    cfg = PINNTraining(adam_steps=12, lbfgs_steps=3, eval_every=4, eval_grid=(8, 8), constraint_points=16,
-                       constraint_resample=resample, snapshots=3, checkpoint_every=5, on_checkpoint=states.append)
-    model, sampler, generator = fresh(0)
-    full = train(problem, model, sampler, cfg, generator)
-    assert [s["step"] for s in states] == [5, 10, 12]
-
-    resumed_model, resumed_sampler, other_generator = fresh(1)  # other weights and points until restored
-    cfg.on_checkpoint = None
-    resumed = train(problem, resumed_model, resumed_sampler, cfg, other_generator, resume=states[0])
-    for a, b in zip(model.parameters(), resumed_model.parameters(), strict=True):
-        assert torch.equal(a, b)
-    assert torch.equal(sampler.points, resumed_sampler.points)
-    assert resumed.history == full.history and resumed.final_error == full.final_error
-    assert [s for s, _ in resumed.snapshots] == [s for s, _ in full.snapshots] == [0, 6, 12]
+    monkeypatch.setattr(Trainer, "save", save_then_stop)
+    with pytest.raises(KeyboardInterrupt):
+        pinn_fit(tmp_path / "cut", *args)
+    assert load_checkpoint(tmp_path / "cut" / "run" / "checkpoints" / "seed_0" / "last.pt")["step"] == 5
+    monkeypatch.setattr(Trainer, "save", real_save)
+    cut = pinn_fit(tmp_path / "cut", *args)
+    a = load_checkpoint(whole / "checkpoints" / "seed_0" / "last.pt")
+    b = load_checkpoint(cut / "checkpoints" / "seed_0" / "last.pt")
+    assert a["step"] == b["step"] == 15 and a["finished"] and b["finished"]
+    for key, value in a["model"].items():
+        if key != "_extra_state":
+            assert torch.equal(value, b["model"][key]), key
+    ea, eb = a["model"]["_extra_state"], b["model"]["_extra_state"]
+    assert torch.equal(ea["sampler"]["points"], eb["sampler"]["points"])
+    assert [s for s, _ in ea["snapshots"]] == [s for s, _ in eb["snapshots"]] == [0, 6, 12]
+    strip = lambda rows: [{k: v for k, v in r.items() if k != "elapsed_s"} for r in rows]  # noqa: E731
+    assert strip(read_metrics(whole)) == strip(read_metrics(cut))

@@ -8,11 +8,11 @@ import torch
 from conftest import tiny_overrides
 
 from sciml import evaluate
-from sciml.tasks.trajectory.evaluation import first_unstable_step
 from sciml.cli import run_cli
 from sciml.config import load_config
 from sciml.data import open_dataset
 from sciml.tasks import fit
+from sciml.tasks.trajectory.evaluation import first_unstable_step
 from sciml.training import load_checkpoint, save_checkpoint
 
 

@@ -8,6 +8,7 @@ from sciml import generate, recipes
 from sciml.cli import run_cli
 from sciml.config import load_config
 from sciml.data import open_dataset
+from sciml.errors import ConfigError
 
 
 def test_generate_writes_reproducible_splits(tmp_path, capsys):
@@ -67,10 +68,24 @@ def test_a_failed_generation_leaves_no_file(tmp_path, monkeypatch):
 
     monkeypatch.setattr(recipes, "get", lambda name: recipes.DatasetRecipe(recipe.config, recipe.layout, fail_midway))
     cfg.batch_size = 4
-    with pytest.raises(FloatingPointError):
+    with pytest.raises(ConfigError, match=r"ks1d: the train split blew up while generating \(blew up\) with L=32.0"):
         recipes.ensure_dataset(cfg, progress=False)
     folder = recipes.dataset_dir(cfg)
     assert not any(folder.iterdir()), list(folder.iterdir())
+
+
+def test_a_blown_up_generation_exits_2_with_one_line_naming_the_parameters(tmp_path, monkeypatch, capsys):
+    recipe = recipes.get("ks1d")
+
+    def blow_up(cfg, split, start, stop):
+        raise FloatingPointError("KuramotoSivashinsky rollout blew up (NaN/inf) between steps 3 and 4 (dt=0.05)")
+
+    monkeypatch.setattr(recipes, "get", lambda name: recipes.DatasetRecipe(recipe.config, recipe.layout, blow_up))
+    with pytest.raises(SystemExit) as exit_info:
+        run_cli(generate.main, tiny_overrides(tmp_path))
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "between steps 3 and 4" in err[0] and "nu=1.0, dt=0.2, substeps=4" in err[0]
 
 
 def test_rollout_to_file_streams_chunks_and_matches_an_in_memory_rollout(tmp_path):

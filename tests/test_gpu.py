@@ -5,9 +5,11 @@ import torch
 from conftest import tiny_overrides
 
 from sciml.config import load_config
+from sciml.evaluate import evaluate_run
 from sciml.sim import KuramotoSivashinsky
-from sciml.solvers import SolverIO, build, get
-from sciml.training import fit, load_checkpoint
+from sciml.solvers import build, get, grid_context
+from sciml.tasks import fit
+from sciml.training import load_checkpoint, read_metrics
 
 DEVICE_ARG = "trainer.device=cuda"
 pytestmark = [pytest.mark.gpu, pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")]
@@ -44,7 +46,7 @@ def test_lorenz96_on_gpu_matches_cpu():
 @pytest.mark.parametrize("name", ["fno", "unet"])
 def test_solver_rollout_on_gpu_matches_cpu(name):
     torch.manual_seed(0)
-    model = build(get(name).config(), SolverIO(1, 1, 1, 0, (256,))).eval()
+    model = build(get(name).config(), grid_context((256,))).eval()
     h = torch.randn(4, 1, 1, 256)
     cpu = model.rollout(h, 5)
     gpu = model.cuda().rollout(h.cuda(), 5).cpu()
@@ -63,16 +65,12 @@ def test_short_amp_training_on_gpu(tmp_path):
 
 
 def _pinn_on_gpu(tmp_path, *args: str):
-    import json
-
-    from sciml.pinn.run import fit_pinn
-
-    run = fit_pinn(load_config([DEVICE_ARG, "sampler.points=256", "trainer.progress=lines",
-                                f"run.dir={tmp_path / 'run'}", *args]))
-    result = json.loads((run / "seed_0" / "result.json").read_text())
-    errors = [float(row.split(",")[3]) for row in (run / "seed_0" / "history.csv").read_text().splitlines()[1:]]
-    state = torch.load(run / "seed_0" / "model.pt", weights_only=True)["model"]
-    assert result["device"].startswith(DEVICE_ARG.split("=")[1]) and all(v.device.type == "cpu" for v in state.values())
+    run = fit(load_config([DEVICE_ARG, "sampler.points=256", "trainer.progress=lines",
+                           f"run.dir={tmp_path / 'run'}", *args]))
+    result = evaluate_run(run)["seeds"][0]
+    errors = [float(r["val_relative_l2"]) for r in read_metrics(run) if r["val_relative_l2"]]
+    state = load_checkpoint(run / "checkpoints" / "seed_0" / "last.pt")
+    assert state["device_type"] == "cuda" and result["device"] == "cuda"
     assert all(torch.isfinite(torch.tensor(errors)))
     return result, errors, run
 
@@ -80,8 +78,8 @@ def _pinn_on_gpu(tmp_path, *args: str):
 def test_pinn_learns_on_gpu(tmp_path):
     # on the CPU this config ends at 0.07-0.11 on seeds 0-4 (first evaluation 0.12-0.24)
     result, errors, _ = _pinn_on_gpu(tmp_path, "solver.name=pinn", "problem.name=convection", "problem.beta=1",
-                                     "sampler.name=r3", "trainer.adam_steps=600", "trainer.eval_every=300",
-                                     "trainer.lr=3e-3", "run.evaluate=false")
+                                     "sampler.name=r3", "trainer.max_steps=600", "trainer.eval_every=300",
+                                     "trainer.lr=3e-3")
     assert errors[-1] < errors[0] and result["final_error"] < 0.3
 
 
@@ -93,7 +91,7 @@ def test_pinn_learns_on_gpu(tmp_path):
      "solver.rotation=true"),
 ])
 def test_physics_informed_pieces_run_on_gpu(tmp_path, args):
-    result, _, run = _pinn_on_gpu(tmp_path, *args, "trainer.adam_steps=50", "trainer.eval_every=25")
-    assert (run / "seed_0" / "solution.png").stat().st_size > 1000
+    result, _, run = _pinn_on_gpu(tmp_path, *args, "trainer.max_steps=50", "trainer.eval_every=25")
+    assert (run / "evaluation" / "solution_seed_0.png").stat().st_size > 1000
     if "trainer.lbfgs_steps=5" in args:
         assert result["lbfgs"].startswith("ran 5 of 5")

@@ -45,6 +45,5 @@ def test_smarl_cases_set_beta_and_forcing_wavenumber(tmp_path):
     cfg = load_config(["dataset.name=smarl_cases", f"dataset.root={tmp_path}", *SMALL["smarl_cases"]]).dataset
     attrs = open_dataset(recipes.ensure_dataset(cfg, progress=False)["valid"]).attrs
     assert attrs["beta"] == 20.0 and attrs["param_k_f"] == 4
-    with pytest.raises(ValueError, match="unknown SMARL case"):
-        bad = load_config(["dataset.name=smarl_cases", f"dataset.root={tmp_path}", "dataset.case=kf9"]).dataset
-        recipes.get("smarl_cases").layout(bad, "train")
+    with pytest.raises(ValueError, match="bad value for 'dataset.case': 'kf9'"):
+        load_config(["dataset.name=smarl_cases", f"dataset.root={tmp_path}", "dataset.case=kf9"])

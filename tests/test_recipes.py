@@ -12,6 +12,8 @@ SMALL_2D = ["dataset.n_dns=32", "dataset.n=16", "dataset.n_train=2", "dataset.n_
             "dataset.steps_train=3", "dataset.steps_eval=3", "dataset.burn_in=0.1", "dataset.dt=0.01",
             "dataset.save_dt=0.05", "dataset.nu=0.01"]
 SMALL = {
+    "advection1d": ["dataset.n=32", "dataset.n_train=3", "dataset.n_valid=2", "dataset.n_test=2",
+                    "dataset.steps_train=5", "dataset.steps_eval=5", "dataset.speeds_test=[1.0]"],
     "kolmogorov2d": SMALL_2D,
     "decaying2d": SMALL_2D,
     "smarl_cases": [*SMALL_2D, "dataset.case=kf4_beta20"],
@@ -36,6 +38,8 @@ def test_recipe_generates_a_clean_dataset(tmp_path, name):
     ds = open_dataset(paths["train"])
     assert ds.attrs["dataset"] == name and ds.attrs["recipe_hash"] == recipes.recipe_hash(cfg)
     for v in ds.data_vars:
+        if ds[v].dims == ("sample",):  # a per-sample parameter
+            continue
         assert ds[v].dims[:2] == ("sample", "time") and np.isfinite(ds[v].values).all()
         assert ds[v].std() > 0
     assert check_file(paths["test"])[1] == []
@@ -47,3 +51,22 @@ def test_smarl_cases_set_beta_and_forcing_wavenumber(tmp_path):
     assert attrs["beta"] == 20.0 and attrs["param_k_f"] == 4
     with pytest.raises(ValueError, match="bad value for 'dataset.case': 'kf9'"):
         load_config(["dataset.name=smarl_cases", f"dataset.root={tmp_path}", "dataset.case=kf9"])
+
+
+def test_advection_is_an_exact_shift_with_a_speed_per_trajectory(tmp_path):
+    # beta dt = dx: every frame is the previous one rolled by one grid point
+    cfg = load_config(["dataset.name=advection1d", f"dataset.root={tmp_path}", "dataset.n=32", "dataset.L=1",
+                       f"dataset.dt={1 / 128}", "dataset.speeds=[4.0]", "dataset.speeds_test=[-2.0, 2.0]",
+                       "dataset.n_train=3", "dataset.n_valid=1", "dataset.n_test=8", "dataset.steps_train=6",
+                       "dataset.steps_eval=4"]).dataset
+    paths = recipes.ensure_dataset(cfg, progress=False)
+    train = open_dataset(paths["train"])
+    u = train.u.values
+    for j in range(1, 7):
+        np.testing.assert_allclose(u[:, j], np.roll(u[:, 0], j, axis=-1), atol=1e-5)
+    assert (train.beta.values == 4.0).all()
+    test = open_dataset(paths["test"])
+    assert set(test.beta.values) == {-2.0, 2.0}  # held-out speeds for the test split
+    for i, beta in enumerate(test.beta.values):  # |beta| dt = dx / 2: two frames make one grid point
+        np.testing.assert_allclose(test.u.values[i, 2], np.roll(test.u.values[i, 0], int(np.sign(beta)), -1),
+                                   atol=1e-5)

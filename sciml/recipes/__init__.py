@@ -20,6 +20,12 @@ from tqdm.auto import tqdm
 
 from sciml.data import TrajectoryWriter
 from sciml.errors import ConfigError
+from sciml.recipes.advection1d import (
+    Advection1DConfig,
+    advection_layout,
+    advection_simulate,
+    validate_advection1d,
+)
 from sciml.recipes.burgers1d import Burgers1DConfig, burgers_layout, burgers_simulate, validate_burgers1d
 from sciml.recipes.ks1d import KS1DConfig, ks1d_layout, ks1d_simulate, validate_ks1d
 from sciml.recipes.layout import SPLITS, SplitLayout, split_index
@@ -48,6 +54,8 @@ class DatasetRecipe:
 
 
 registry: Registry[DatasetRecipe] = Registry("dataset")
+registry.register("advection1d", DatasetRecipe(Advection1DConfig, advection_layout, advection_simulate,
+                                               validate_advection1d))
 registry.register("ks1d", DatasetRecipe(KS1DConfig, ks1d_layout, ks1d_simulate, validate_ks1d))
 registry.register("burgers1d", DatasetRecipe(Burgers1DConfig, burgers_layout, burgers_simulate, validate_burgers1d))
 registry.register("lorenz96_two_scale", DatasetRecipe(Lorenz96TwoScaleConfig, l96_layout, l96_simulate, validate_l96))
@@ -114,6 +122,8 @@ def generate_split(recipe: DatasetRecipe, cfg: Any, split: str, path: Path, prog
     attrs = {**layout.attrs, "recipe_hash": recipe_hash(cfg)}
     with TrajectoryWriter(path, layout.fields, time=layout.time, space=layout.space, attrs=attrs,
                           units=layout.units, long_names=layout.long_names) as writer:
+        for name, values in layout.params.items():
+            writer.write_param(name, np.asarray(values, dtype=np.float64))
         with tqdm(total=n, desc=f"{cfg.name} {split}", unit="traj", disable=not progress, leave=False) as bar:
             for start in range(0, n, batch):
                 stop = min(start + batch, n)

@@ -46,6 +46,7 @@ class SplitLayout:
     attrs: dict
     units: dict[str, str] = field(default_factory=dict)
     long_names: dict[str, str] = field(default_factory=dict)
+    params: dict[str, np.ndarray] = field(default_factory=dict)  # per-sample parameters, (n_samples,) each
 
     @property
     def n_samples(self) -> int:

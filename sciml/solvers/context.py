@@ -61,7 +61,14 @@ class SolverContext:
 
     def to_dict(self) -> dict[str, Any]:
         """Lists, numbers and strings only: loads with ``torch.load(..., weights_only=True)``."""
-        return asdict(self)
+        def plain(value: Any) -> Any:
+            if isinstance(value, tuple | list):
+                return [plain(v) for v in value]
+            if isinstance(value, dict):
+                return {k: plain(v) for k, v in value.items()}
+            return value
+
+        return plain(asdict(self))
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> SolverContext:

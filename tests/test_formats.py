@@ -121,8 +121,10 @@ def test_cf_netcdf_axes_from_attributes_cftime_and_masks(tmp_path):
 
 
 def test_zarr_store(tmp_path):
-    pytest.importorskip("zarr")
     import xarray as xr
+    import zarr  # a hard dependency: a broken install must fail here, not skip
+
+    assert zarr.__version__
 
     nc = cf_netcdf(tmp_path)
     store = tmp_path / "tas.zarr"

@@ -15,6 +15,7 @@ from typing import Any
 from sciml.registry import Registry
 from sciml.solvers.autoregressive import AutoregressiveSolver
 from sciml.solvers.base import Solver
+from sciml.solvers.closure import ClosureSolver, ClosureTraining, PolynomialClosureConfig, build_polynomial
 from sciml.solvers.context import SolverContext, grid_context
 from sciml.solvers.emulator import NeuralSolver
 from sciml.solvers.fno import FNOConfig, build_fno, validate_fno
@@ -42,6 +43,7 @@ class SolverSpec:
 registry: Registry[SolverSpec] = Registry("solver")
 registry.register("fno", SolverSpec(FNOConfig, build_fno, validate=validate_fno))
 registry.register("unet", SolverSpec(UNetConfig, build_unet, validate=validate_unet))
+registry.register("polynomial", SolverSpec(PolynomialClosureConfig, build_polynomial, ("closure",)))
 registry.register("pinn", SolverSpec(PINNConfig, build_physics_informed, ("collocation",), validate_pinn))
 registry.register("pig", SolverSpec(PIGConfig, build_physics_informed, ("collocation",), validate_pig))
 
@@ -56,5 +58,6 @@ def build(cfg: Any, context: Any) -> Solver:
     return get(cfg.name).build(cfg, context)
 
 
-__all__ = ["AutoregressiveSolver", "CollocationContext", "NeuralSolver", "PhysicsInformedSolver", "Solver",
-           "SolverContext", "SolverSpec", "UnrollPlan", "build", "get", "grid_context", "registry"]
+__all__ = ["AutoregressiveSolver", "ClosureSolver", "ClosureTraining", "CollocationContext", "NeuralSolver",
+           "PhysicsInformedSolver", "Solver", "SolverContext", "SolverSpec", "UnrollPlan", "build", "get",
+           "grid_context", "registry"]

@@ -11,11 +11,12 @@ from typing import Any
 
 from sciml.registry import Registry
 from sciml.tasks.base import RunConfig, TaskSpec, prepare_run_dir
+from sciml.tasks.closure import TASK as CLOSURE
 from sciml.tasks.collocation import TASK as COLLOCATION
 from sciml.tasks.trajectory import TASK as TRAJECTORY
 
 registry: Registry[TaskSpec] = Registry("task")
-for _task in (TRAJECTORY, COLLOCATION):
+for _task in (TRAJECTORY, COLLOCATION, CLOSURE):
     registry.register(_task.name, _task)
 
 

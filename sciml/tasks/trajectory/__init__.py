@@ -31,12 +31,29 @@ def _at_least(cfg: Any, key: str, low: int) -> None:
         raise ConfigError(f"bad value for '{key}': {value} (must be >= {low})")
 
 
-def validate(cfg: Any) -> None:
+def validate_data_sections(cfg: Any) -> None:
+    """The ``trainer``, ``evaluate`` and ``dataset`` checks shared with the closure task."""
     validate_trainer(cfg.trainer)
-    for key in ("task.history", "task.time_step", "task.horizon", "trainer.batch_size", "trainer.val_batches",
-                "evaluate.batch_size"):
+    for key in ("trainer.batch_size", "trainer.val_batches", "evaluate.batch_size"):
         _at_least(cfg, key, 1)
-    for key in ("task.pushforward", "task.pushforward_every", "trainer.num_workers", "evaluate.rollout_steps"):
+    for key in ("trainer.num_workers", "evaluate.rollout_steps"):
+        _at_least(cfg, key, 0)
+    ev = cfg.evaluate
+    for key, value, choices in (("evaluate.split", ev.split, recipes.SPLITS),
+                                ("evaluate.checkpoint", ev.checkpoint, ("best", "last"))):
+        if value not in choices:
+            raise ConfigError(f"bad value for '{key}': {value!r} (choose from {', '.join(choices)})")
+    for name in ev.metrics:
+        if name not in metrics.registry:
+            raise ConfigError(f"unknown metric {name!r} in 'evaluate.metrics' "
+                              f"(known: {', '.join(metrics.registry.names())})")
+    recipes.validate(cfg.dataset)
+
+
+def validate(cfg: Any) -> None:
+    for key in ("task.history", "task.time_step", "task.horizon"):
+        _at_least(cfg, key, 1)
+    for key in ("task.pushforward", "task.pushforward_every"):
         _at_least(cfg, key, 0)
     task = cfg.task
     if task.horizon < task.pushforward + 1:
@@ -50,18 +67,10 @@ def validate(cfg: Any) -> None:
                           f"(task.horizon - task.pushforward >= 2)")
     if len(set(task.params)) != len(task.params):
         raise ConfigError(f"task.params names a parameter twice: {list(task.params)}")
-    ev = cfg.evaluate
-    for key, value, choices in (("evaluate.split", ev.split, recipes.SPLITS),
-                                ("evaluate.checkpoint", ev.checkpoint, ("best", "last"))):
-        if value not in choices:
-            raise ConfigError(f"bad value for '{key}': {value!r} (choose from {', '.join(choices)})")
-    for name in ev.metrics:
-        if name not in metrics.registry:
-            raise ConfigError(f"unknown metric {name!r} in 'evaluate.metrics' "
-                              f"(known: {', '.join(metrics.registry.names())})")
-    recipes.validate(cfg.dataset)
+    validate_data_sections(cfg)
 
 
 TASK = TaskSpec("trajectory", sections, validate, fit, evaluate, summary, RESUMABLE)
 
-__all__ = ["TASK", "TrajectoryEvaluateConfig", "TrajectoryTaskConfig", "TrajectoryTrainerConfig", "evaluate", "fit"]
+__all__ = ["TASK", "TrajectoryEvaluateConfig", "TrajectoryTaskConfig", "TrajectoryTrainerConfig", "evaluate", "fit",
+           "validate_data_sections"]

@@ -31,7 +31,8 @@ def _plain(value: Any) -> Any:
 
 def context_from_file(path: Path, task: Any) -> SolverContext:
     """The :class:`SolverContext` of the training split ``path`` under the task's window geometry."""
-    windows = TrajectoryWindows(path, history=task.history, time_step=task.time_step, params=list(task.params))
+    windows = TrajectoryWindows(path, history=task.history, time_step=task.time_step, params=list(task.params),
+                                variables=getattr(task, "variables", None))
     with open_dataset(path) as ds:
         var = ds[windows.variables[0]]
         space_dims = var.dims[2:]
@@ -76,7 +77,8 @@ class TrajectoryData:
                  dist: DistInfo | None = None, pin_memory: bool = False):
         self.trainer, self.dist, self.pin_memory = trainer, dist or DistInfo(), pin_memory
         geometry = {"history": task.history, "horizon": task.horizon * frames_per_step,
-                    "time_step": task.time_step, "params": list(task.params)}
+                    "time_step": task.time_step, "params": list(task.params),
+                    "variables": getattr(task, "variables", None)}
         self.train_set = TrajectoryWindows(paths["train"], **geometry)
         valid = TrajectoryWindows(paths["valid"], **geometry)
         n_val = min(len(valid), trainer.val_batches * trainer.batch_size)

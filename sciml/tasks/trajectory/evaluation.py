@@ -85,13 +85,20 @@ def rollout_metrics(model: Solver, windows: TrajectoryWindows, history: int, n_s
 
 def evaluate(cfg: Any, run_dir: Path) -> dict[str, Any]:
     """Evaluate a trajectory run; writes and returns the content of ``results.json``."""
-    run_dir = Path(run_dir)
     ev = cfg.evaluate
     device = select_device(cfg.trainer.device)
     model, step = load_solver(run_dir, cfg, ev.checkpoint, device)
     path = recipes.ensure_dataset(cfg.dataset, progress=False)[ev.split]
-    h, ts = cfg.task.history, cfg.task.time_step
-    windows = TrajectoryWindows(path, time_step=ts, full_trajectory=True, params=list(cfg.task.params))
+    return evaluate_rollouts(model, step, path, Path(run_dir), ev, history=cfg.task.history,
+                             time_step=cfg.task.time_step, params=list(cfg.task.params), device=device)
+
+
+def evaluate_rollouts(model: Solver, step: int, path: Path, run_dir: Path, ev: Any, *, history: int, time_step: int,
+                      params: list[str], device: torch.device, variables: list[str] | None = None) -> dict[str, Any]:
+    """Roll ``model`` out over every trajectory of ``path`` (its ``variables``) and score it against them;
+    writes ``run_dir/evaluation/results.json`` and the plots; returns the results."""
+    h, ts = history, time_step
+    windows = TrajectoryWindows(path, time_step=ts, full_trajectory=True, params=params, variables=variables)
     available = (windows.n_times - 1) // ts + 1 - h
     n_steps = min(ev.rollout_steps or available, available)
     if n_steps < 1:
@@ -114,7 +121,6 @@ def evaluate(cfg: Any, run_dir: Path) -> dict[str, Any]:
                                                        ev.correlation_threshold)
     unstable = first > 0
     results = {
-        "task": "trajectory",
         "run_dir": str(run_dir),
         "checkpoint": ev.checkpoint,
         "step": step,

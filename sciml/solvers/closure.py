@@ -1,0 +1,139 @@
+"""Closures: a learned term ``closure(coarse_state, params=None) -> tendency`` for a coarse simulator.
+
+The same object is trained a priori (regression on the exact subgrid tendency stored in the data), trained
+a posteriori (through unrolled rollouts of the differentiable coarse simulator with the closure added to its
+right-hand side; the unroll length grows linearly over training, as Frezat et al. 2022 do), evaluated as
+the coupled model (its ``rollout`` is the simulator's, with the closure), and exported for a host model.
+The coarse simulator is rebuilt from the dataset's physics (:func:`sciml.sim.builders.coarse_simulator`).
+
+A subclass implements :meth:`ClosureSolver.tendency`; the context's ``fields`` are ``(state, target)`` (the
+target, the exact subgrid tendency, only for a-priori training) and its ``stats`` normalise both.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+
+from sciml.sim.base import Simulator
+from sciml.sim.builders import coarse_simulator
+from sciml.solvers.base import Solver
+from sciml.solvers.context import SolverContext
+
+MODES = ("a_priori", "a_posteriori")
+
+
+@dataclass(frozen=True)
+class ClosureTraining:
+    """How a closure is trained (set by the closure task from ``task.*``).
+
+    Attributes:
+      mode: ``a_priori`` (match the stored subgrid tendency) or ``a_posteriori`` (match the trajectory).
+      substeps: simulator steps per model step (``dt / substeps`` each).
+      horizon: a posteriori, the most model steps unrolled per window.
+      horizon_start: a posteriori, the unroll length at the start of training; it grows linearly to
+        ``horizon`` over ``total_steps``.
+      total_steps: training length in optimiser steps.
+    """
+
+    mode: str = "a_priori"
+    substeps: int = 1
+    horizon: int = 1
+    horizon_start: int = 1
+    total_steps: int = 1
+
+    def unroll(self, step: int) -> int:
+        """Model steps unrolled at optimiser step ``step`` (1-based)."""
+        progress = min(max((step - 1) / self.total_steps, 0.0), 1.0)
+        return min(self.horizon, self.horizon_start + int(progress * (self.horizon - self.horizon_start + 1)))
+
+
+class ClosureSolver(Solver):
+    """Base of learned closures: the coarse simulator, the losses and the coupled rollout."""
+
+    uses_params = False
+
+    def __init__(self, context: SolverContext, simulator: Simulator | None = None):
+        super().__init__()
+        self.context = context
+        self.simulator = simulator or coarse_simulator(context.attrs, context.spatial_shape)
+        self.training_plan = ClosureTraining()
+        stats = context.stats or {}
+        for name, key, default in (("state_mean", "field_mean", 0.0), ("state_std", "field_std", 1.0)):
+            self.register_buffer(name, torch.tensor(float(stats.get(key, [default])[0])))
+        target = len(context.fields) > 1
+        for name, key, default in (("target_mean", "field_mean", 0.0), ("target_std", "field_std", 1.0)):
+            self.register_buffer(name, torch.tensor(float(stats[key][1]) if target and stats else default))
+
+    def configure_training(self, plan: ClosureTraining) -> None:
+        self.training_plan = plan
+
+    def tendency(self, state: torch.Tensor, params: torch.Tensor | None = None) -> torch.Tensor:
+        """The closure term for ``state`` ``(B, *space)`` in physical units, same shape."""
+        raise NotImplementedError
+
+    def closure(self, state: torch.Tensor, params: torch.Tensor | None = None) -> torch.Tensor:
+        """What a host model calls every step: ``closure(coarse_state, params=None) -> tendency``."""
+        return self.tendency(state, params)
+
+    def _roll(self, state: torch.Tensor, n_steps: int) -> torch.Tensor:
+        """``(B, n_steps, *space)``: the coarse simulator plus the closure, from ``state`` ``(B, *space)``."""
+        plan = self.training_plan
+        dt = self.context.dt / plan.substeps
+        frames = self.simulator.rollout(state, n_steps * plan.substeps, dt, closure=self.closure,
+                                        save_every=plan.substeps)
+        return frames.movedim(-1 - self.context.ndim, 1)[:, 1:]
+
+    def _a_priori(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
+        error = (self.tendency(batch["state"]) - batch["tendency"]) / self.target_std
+        return error.pow(2).mean()
+
+    def _a_posteriori(self, batch: dict[str, torch.Tensor], n_steps: int) -> torch.Tensor:
+        predicted = self._roll(batch["input"][:, -1, 0], n_steps)
+        error = (predicted - batch["target"][:, :n_steps, 0]) / self.state_std
+        return error.pow(2).mean()
+
+    def training_loss(self, batch: dict[str, torch.Tensor], step: int) -> dict[str, torch.Tensor]:
+        plan = self.training_plan
+        if plan.mode == "a_priori":
+            return {"a_priori": self._a_priori(batch)}
+        return {"a_posteriori": self._a_posteriori(batch, plan.unroll(step))}
+
+    @torch.no_grad()
+    def validation_loss(self, batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        if self.training_plan.mode == "a_priori":
+            return {"loss": self._a_priori(batch)}
+        return {"loss": self._a_posteriori(batch, self.training_plan.horizon)}
+
+    @torch.no_grad()
+    def rollout(self, initial: torch.Tensor, n_steps: int, params: torch.Tensor | None = None) -> torch.Tensor:
+        """The coupled model: ``(B, n_steps, 1, *space)`` after ``initial`` ``(B, H, 1, *space)``."""
+        return self._roll(initial[:, -1, 0], n_steps).unsqueeze(2)
+
+
+@dataclass
+class PolynomialClosureConfig:
+    """A local polynomial of the state (the simplest closure of two-scale Lorenz96; Wilks 2005)."""
+
+    name: str = "polynomial"
+    degree: int = 3
+
+
+class PolynomialClosure(ClosureSolver):
+    """``tendency = mean_t + std_t sum_p a_p z^p`` with ``z`` the normalised state, the same at every point."""
+
+    def __init__(self, cfg: PolynomialClosureConfig, context: SolverContext):
+        super().__init__(context)
+        if cfg.degree < 0:
+            raise ValueError(f"solver.degree must be >= 0, got {cfg.degree}")
+        self.coefficients = torch.nn.Parameter(torch.zeros(cfg.degree + 1))
+
+    def tendency(self, state: torch.Tensor, params: torch.Tensor | None = None) -> torch.Tensor:
+        z = (state - self.state_mean.to(state.dtype)) / self.state_std.to(state.dtype)
+        powers = torch.stack([z**p for p in range(len(self.coefficients))], dim=-1)
+        return self.target_mean + self.target_std * (powers @ self.coefficients.to(state.dtype))
+
+
+def build_polynomial(cfg: PolynomialClosureConfig, context: SolverContext) -> PolynomialClosure:
+    return PolynomialClosure(cfg, context)

@@ -16,8 +16,9 @@ def tune_cpu_allocator(mmap_threshold: int = 2**28, trim_threshold: int = 2**30)
     first touch of such a page is a page fault. A pseudo-spectral step allocates dozens of MiB-sized
     temporaries, and on virtual machines the faults dominate: a 256^2 x 8 NavierStokes2D step went
     from 102 ms to 30 ms with this setting (see docs/benchmarks.md). The cost is that the process keeps
-    its peak heap instead of shrinking. Linux/glibc only; a no-op elsewhere or when the environment sets
-    ``SCIML_NO_MALLOC_TUNING=1``. Returns whether the setting was applied.
+    its peak heap instead of shrinking. ``import sciml.sim`` and the command lines call it, so library users
+    get it too. Linux/glibc only; a no-op elsewhere or when the environment sets
+    ``SCIML_NO_MALLOC_TUNING=1`` (the opt-out). Returns whether the setting was applied.
     """
     if not sys.platform.startswith("linux") or os.environ.get("SCIML_NO_MALLOC_TUNING") == "1":
         return False

@@ -7,6 +7,12 @@ import os
 import sys
 
 _M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3
+_applied = False
+
+
+def allocator_tuned() -> bool:
+    """Whether :func:`tune_cpu_allocator` has changed this process's allocator."""
+    return _applied
 
 
 def tune_cpu_allocator(mmap_threshold: int = 2**28, trim_threshold: int = 2**30) -> bool:
@@ -20,11 +26,14 @@ def tune_cpu_allocator(mmap_threshold: int = 2**28, trim_threshold: int = 2**30)
     get it too. Linux/glibc only; a no-op elsewhere or when the environment sets
     ``SCIML_NO_MALLOC_TUNING=1`` (the opt-out). Returns whether the setting was applied.
     """
+    global _applied
     if not sys.platform.startswith("linux") or os.environ.get("SCIML_NO_MALLOC_TUNING") == "1":
         return False
     try:
         libc = ctypes.CDLL("libc.so.6")
-        return bool(libc.mallopt(_M_MMAP_THRESHOLD, int(mmap_threshold))
-                    and libc.mallopt(_M_TRIM_THRESHOLD, int(trim_threshold)))
+        ok = bool(libc.mallopt(_M_MMAP_THRESHOLD, int(mmap_threshold))
+                  and libc.mallopt(_M_TRIM_THRESHOLD, int(trim_threshold)))
     except (OSError, AttributeError):
         return False
+    _applied = _applied or ok
+    return ok

@@ -1,6 +1,9 @@
 """NavierStokes2D against analytic solutions, conservation laws, budgets and measured orders (float64)."""
 
 import math
+import os
+import subprocess
+import sys
 
 import pytest
 import torch
@@ -178,3 +181,12 @@ def test_hyperviscosity_damps_a_mode_at_its_rate():
     w = sim.rollout(w0, 50, 0.02, save_every=50)[-1]
     torch.testing.assert_close(w, w0 * math.exp(-nu_h * 25**p * 1.0), rtol=1e-10, atol=1e-12)
     assert "hyperviscous" in sim.enstrophy_budget(w0) and sim.enstrophy_budget(w0)["hyperviscous"] < 0
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="glibc only")
+@pytest.mark.parametrize(("opt_out", "expected"), [("0", "True"), ("1", "False")])
+def test_importing_the_simulators_keeps_freed_memory_unless_opted_out(opt_out, expected):
+    code = "import sciml.sim, sciml.runtime as r; print(r.allocator_tuned())"
+    env = {**os.environ, "SCIML_NO_MALLOC_TUNING": opt_out}
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == expected

@@ -112,13 +112,13 @@ def measure(kind: str, folder: Path, threads: int) -> dict:
     if kind == "fno":
         from sciml import solvers
 
-        model = solvers.build(solvers.get("fno").config(), solvers.SolverIO(1, 1, 1, 0, (N_X,)))
+        model = solvers.build(solvers.get("fno").config(), solvers.grid_context((N_X,)))
         opt = torch.optim.AdamW(model.parameters(), lr=1e-3)
         h, y = torch.randn(32, 1, 1, N_X), torch.randn(32, 1, 1, N_X)
         for i in range(25):
             if i == 5:
                 start = time.perf_counter()
-            loss = model.loss(h, y)
+            loss = model.training_loss({"input": h, "target": y}, i + 1)["mse"]
             opt.zero_grad()
             loss.backward()
             opt.step()

@@ -15,14 +15,17 @@ from __future__ import annotations
 import argparse
 import math
 import os
+import sys
 import time
+from pathlib import Path
 
 import numpy as np
 import torch
 
-from sciml.pinn import R3, Convection, UniformFixed
-from sciml.pinn.models import MLP
-from sciml.pinn.training import PINNTraining, train
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from pinn_common import config, solver_for, train_steps
+
+from sciml.pinn import Convection
 
 BETA = 50.0
 
@@ -56,14 +59,14 @@ def run_deepxde(steps: int, seed: int) -> tuple[float, float]:
 
 
 def run_sciml(steps: int, seed: int, sampler_name: str) -> tuple[float, float]:
-    problem = Convection(BETA)
-    torch.manual_seed(seed)
-    g = torch.Generator().manual_seed(seed)
-    sampler = (R3 if sampler_name == "r3" else UniformFixed)(problem.domain, 1000, g)
-    cfg = PINNTraining(adam_steps=steps, lr=1e-3, decay_every=5000, eval_every=steps, eval_grid=(256, 100))
-    start = time.perf_counter()
-    result = train(problem, MLP(2, 50, 4), sampler, cfg, g)
-    return result.final_error, (time.perf_counter() - start) / steps
+    cfg = config("solver.name=pinn", "solver.width=50", "solver.depth=4", "problem.name=convection",
+                 f"problem.beta={BETA}", f"sampler.name={sampler_name}", "sampler.points=1000",
+                 "trainer.constraint_points=200", "trainer.lr=1e-3", "trainer.step_size=5000", "trainer.gamma=0.9",
+                 "trainer.device=cpu")
+    solver = solver_for(cfg, torch.device("cpu"), seed=seed)
+    seconds = train_steps(cfg, solver, steps, torch.device("cpu"))
+    error = Convection(BETA).relative_l2(solver.net, (256, 100))
+    return error, seconds / steps
 
 
 def main() -> None:

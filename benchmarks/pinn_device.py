@@ -1,9 +1,10 @@
 """Time per training iteration of the physics-informed experiments on the GPU against one CPU thread.
 
 Protocol: each row builds the experiment's problem, model and sampler from its YAML (``trainer.device``
-decides where everything lives), runs ``train`` for a few warm-up iterations and then the timed ones
-(Adam: sampler updated every step; L-BFGS: strong-Wolfe iterations, several loss evaluations each), with
-one evaluation on a 16-point-per-axis grid at the end. CUDA is synchronised before the clock stops.
+decides where everything lives), trains them with the shared trainer for a few warm-up iterations and then
+the timed ones (Adam: sampler updated every step; L-BFGS: strong-Wolfe iterations, several loss
+evaluations each, after one Adam step), with one evaluation on a 16-point-per-axis grid and one checkpoint
+at the end. CUDA is synchronised before the clock stops.
 CPU rows use one thread and fewer iterations. The ratio is CPU time over GPU time in the same run.
 
     python benchmarks/pinn_device.py [--gpu-steps 300] [--cpu-steps 10]
@@ -13,17 +14,15 @@ from __future__ import annotations
 
 import argparse
 import math
-import time
+import sys
 import warnings
 from pathlib import Path
 
 import torch
-
-from sciml.config import load_config
-from sciml.pinn.run import build_model, build_problem, build_sampler, default_dtype
-from sciml.pinn.training import PINNTraining, train
+from pinn_common import config, solver_for, train_steps
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "benchmarks"))
 # (label, experiment, overrides, optimiser)
 CASES = [
     ("convection, PINN 4x50, R3, 1,000 points", "pinn_convection.yaml", [], "adam"),
@@ -37,29 +36,12 @@ CASES = [
 
 
 def seconds_per_iteration(experiment: str, overrides: list[str], optimiser: str, device: str, steps: int) -> float:
-    cfg = load_config([str(ROOT / "experiments" / experiment), *overrides, f"trainer.device={device}"])
+    cfg = config(str(ROOT / "experiments" / experiment), *overrides, f"trainer.device={device}")
     dev = torch.device(device)
-    with default_dtype(cfg.trainer.dtype), torch.device(dev):
-        generator = torch.Generator(device=dev).manual_seed(0)
-        problem = build_problem(cfg.problem)
-        model = build_model(cfg.solver, problem, generator)
-        sampler = build_sampler(cfg.sampler, problem, generator)
-        weights = dict(cfg.trainer.weights)
-
-        def run(n: int) -> float:
-            adam, lbfgs = (n, 0) if optimiser == "adam" else (0, n)
-            schedule = PINNTraining(adam_steps=adam, lbfgs_steps=lbfgs, lr=cfg.trainer.lr, weights=weights,
-                                    eval_every=10**9, eval_grid=(16,) * problem.domain.dim, snapshots=0)
-            if dev.type == "cuda":
-                torch.cuda.synchronize(dev)
-            start = time.perf_counter()
-            train(problem, model, sampler, schedule, generator)
-            if dev.type == "cuda":
-                torch.cuda.synchronize(dev)
-            return (time.perf_counter() - start) / n
-
-        run(max(3, steps // 10))
-        return run(steps)
+    solver = solver_for(cfg, dev)
+    lbfgs = optimiser == "lbfgs"
+    train_steps(cfg, solver, max(3, steps // 10), dev, lbfgs=max(3, steps // 10) if lbfgs else 0)
+    return train_steps(cfg, solver, steps, dev, lbfgs=steps if lbfgs else 0) / steps
 
 
 def main() -> None:

@@ -2,9 +2,9 @@
 resampling), and of a PIG step.
 
 Protocol: convection beta 50, 4 x 50 tanh MLP, 1,000 collocation points, 200 constraint points per term,
-float32, CPU with a fixed thread count. Each row runs ``train`` for 100 warm-up then ``--steps`` timed Adam
-steps (sampler updated every step; one evaluation on a 16 x 16 grid at the end), median of 3 repetitions
-in which the samplers take turns.
+float32, CPU with a fixed thread count. Each row trains with the shared trainer for 100 warm-up then
+``--steps`` timed Adam steps (sampler updated every step; one evaluation on a 16 x 16 grid and one checkpoint
+at the end), median of 3 repetitions in which the samplers take turns.
 Ratios are against uniform resampling in the same run. RAD scores 10,000 fresh candidates per update by
 design (an extra forward and backward pass), so it is shown with ``every`` 1 and 100.
 The PIG rows time one Adam step on Helmholtz (4, 1) with 4 x 800 Gaussians at 1,000 and 4,000 points.
@@ -16,35 +16,37 @@ from __future__ import annotations
 
 import argparse
 import statistics
+import sys
 import time
 import warnings
+from pathlib import Path
 
 import torch
 
-from sciml.pinn import R3, RAD, CausalR3, Convection, Helmholtz2D, UniformFixed, UniformResampled
-from sciml.pinn.models import MLP, PIG
-from sciml.pinn.training import PINNTraining, train
-from sciml.runtime import tune_cpu_allocator
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from pinn_common import config, solver_for, train_steps  # noqa: E402
+
+from sciml.pinn import Helmholtz2D  # noqa: E402
+from sciml.pinn.models import PIG  # noqa: E402
+from sciml.runtime import tune_cpu_allocator  # noqa: E402
 
 SAMPLERS = {
-    "uniform fixed": lambda box, g: UniformFixed(box, 1000, g),
-    "uniform resampled": lambda box, g: UniformResampled(box, 1000, g),
-    "R3": lambda box, g: R3(box, 1000, g),
-    "causal R3": lambda box, g: CausalR3(box, 1000, time_axis=1, generator=g),
-    "RAD (every 100)": lambda box, g: RAD(box, 1000, g, every=100),
-    "RAD (every 1)": lambda box, g: RAD(box, 1000, g, every=1),
+    "uniform fixed": ["sampler.name=uniform"],
+    "uniform resampled": ["sampler.name=resampled"],
+    "R3": ["sampler.name=r3"],
+    "causal R3": ["sampler.name=causal_r3"],
+    "RAD (every 100)": ["sampler.name=rad", "sampler.every=100"],
+    "RAD (every 1)": ["sampler.name=rad", "sampler.every=1"],
 }
 
 
-def time_once(make, steps: int, rep: int) -> float:
-    problem = Convection(50.0)
-    torch.manual_seed(rep)
-    g = torch.Generator().manual_seed(rep)
-    model, sampler = MLP(2, 50, 4), make(problem.domain, g)
-    train(problem, model, sampler, PINNTraining(adam_steps=100, eval_every=10**9, eval_grid=(16, 16)), g)
-    start = time.perf_counter()
-    train(problem, model, sampler, PINNTraining(adam_steps=steps, eval_every=10**9, eval_grid=(16, 16)), g)
-    return (time.perf_counter() - start) / steps
+def time_once(sampler: list[str], steps: int, rep: int) -> float:
+    cfg = config("solver.name=pinn", "solver.width=50", "solver.depth=4", "problem.name=convection",
+                 "problem.beta=50", "sampler.points=1000", "trainer.constraint_points=200", "trainer.device=cpu",
+                 *sampler)
+    solver = solver_for(cfg, torch.device("cpu"), seed=rep)
+    train_steps(cfg, solver, 100, torch.device("cpu"))
+    return train_steps(cfg, solver, steps, torch.device("cpu")) / steps
 
 
 def time_samplers(steps: int) -> dict[str, float]:

@@ -19,7 +19,7 @@ import torch
 from sciml import solvers
 from sciml.runtime import tune_cpu_allocator
 from sciml.sim import KuramotoSivashinsky
-from sciml.solvers import SolverIO
+from sciml.solvers import grid_context
 
 
 def timed(fn, iters: int, device: torch.device, repeats: int = 5, warmup: int = 5) -> float:
@@ -60,13 +60,13 @@ def main() -> None:
         rows.append((f"KS ETDRK4, 0.8 time units (16 steps), {str(dtype)[6:]}", sec, b / sec))
     baseline = rows[0][1]
 
-    io = SolverIO(1, 1, 1, 0, (n,))
+    context = grid_context((n,))
     for name in ("fno", "unet"):
         torch.manual_seed(0)
         cfg = solvers.get(name).config()
         if name == "unet":
             cfg.hidden = 32  # experiments/ks1d_unet.yaml
-        model = solvers.build(cfg, io).to(device)
+        model = solvers.build(cfg, context).to(device)
         opt = torch.optim.AdamW(model.parameters(), lr=1e-3)
         h = torch.randn(b, 1, 1, n, device=device)
         target = torch.randn(b, 1, 1, n, device=device)
@@ -74,7 +74,7 @@ def main() -> None:
 
         def train_step(model=model, opt=opt, h=h, target=target, use_amp=use_amp):
             with torch.autocast(device.type, dtype=torch.float16, enabled=use_amp):
-                loss = model.loss(h, target)
+                loss = sum(model.training_loss({"input": h, "target": target}, 1).values())
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
@@ -85,7 +85,7 @@ def main() -> None:
         rows.append((f"{name} training step (fwd+bwd+AdamW){' amp' if use_amp else ''}", sec, b / sec))
         model.eval()
         with torch.no_grad():
-            sec = timed(lambda model=model, h=h: model(h), 20, device)
+            sec = timed(lambda model=model, h=h: model.forward_step(h), 20, device)
         rows.append((f"{name} rollout step (0.8 time units)", sec, b / sec))
         if device.type == "cuda":
             print(f"{name}: peak GPU memory {torch.cuda.max_memory_allocated() / 2**20:.0f} MiB")

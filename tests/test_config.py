@@ -110,8 +110,10 @@ def test_configuration_reference_documents_every_key():
     missing = []
     from sciml import recipes
 
-    for solver, dataset in [(s, "ks1d") for s in ("fno", "unet")] + [("fno", d) for d in recipes.registry.names()]:
-        root = schema(solver, "trajectory", {"dataset": dataset})
+    combos = [(s, "trajectory", "ks1d") for s in ("fno", "unet")] + [("fno", "trajectory", d)
+                                                                      for d in recipes.registry.names()]
+    for solver, task, dataset in [*combos, ("polynomial", "closure", "lorenz96_two_scale")]:
+        root = schema(solver, task, {"dataset": dataset})
         for section in fields(root):
             for f in fields(section.default_factory):
                 if f"`{section.name}.{f.name}`" not in doc and f"`{section.name}.{f.name}`," not in doc:

@@ -26,7 +26,10 @@ def evaluate_run(run_dir: str | Path, overrides: list[str] | None = None, verbos
     bad = [o for o in overrides or [] if "=" not in o]
     if bad:
         raise ConfigError(f"expected key=value after RUN_DIR, got {bad[0]!r}")
-    cfg = load_config([str(run_dir / "config.yaml"), *(overrides or [])])
+    try:
+        cfg = load_config([str(run_dir / "config.yaml"), *(overrides or [])])
+    except ConfigError as exc:  # e.g. a run made by a version of sciml with other keys
+        raise ConfigError(f"{run_dir / 'config.yaml'} (with the overrides): {exc}") from None
     if not (run_dir / "checkpoints").is_dir():
         raise ConfigError(f"{run_dir} holds no checkpoints yet: train it first (python -m sciml.train "
                           f"{run_dir / 'config.yaml'})")

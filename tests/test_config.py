@@ -59,6 +59,8 @@ def test_solver_section_is_typed_by_its_name():
         (["solver.name=pinn", "solver.fourier_features=16", "solver.normalise_inputs=true"],
          "solver.normalise_inputs would be ignored"),
         (["solver.name=pinn", "trainer.lbfgs_points=100"], "there is no L-BFGS stage"),
+        (["trainer.gamma=0.3"], "trainer.gamma=0.3 is read by the step schedule only"),
+        (["solver.name=pinn", "trainer.min_lr=0.1"], "trainer.min_lr=0.1 is read by the cosine schedule only"),
     ],
 )
 def test_bad_config_exits_2_with_one_line(args, needle, capsys):

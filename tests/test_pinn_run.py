@@ -190,6 +190,13 @@ def test_evaluating_a_run_that_never_trained_is_a_one_line_error(tmp_path, capsy
     with pytest.raises(SystemExit) as exit_info:
         run_cli(evaluate.main, [str(run)])
     assert exit_info.value.code == 2 and "holds no checkpoints yet" in capsys.readouterr().err
+    # a run made before the shared trainer (its keys have other names): one line naming the file and key
+    (run / "config.yaml").write_text("solver:\n  name: pinn\ntrainer:\n  adam_steps: 100\n")
+    with pytest.raises(SystemExit) as exit_info:
+        run_cli(evaluate.main, [str(run)])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert exit_info.value.code == 2 and len(err) == 1
+    assert "config.yaml" in err[0] and "unknown config key 'trainer.adam_steps'" in err[0]
 
 
 def test_train_command_line_runs_a_pig_problem_with_lbfgs(tmp_path):

@@ -125,9 +125,6 @@ class PhysicsInformedSolver(Solver):
         self._residual: torch.Tensor | None = None
         self._report = None
 
-    def forward(self, batch, step: int) -> dict[str, torch.Tensor]:
-        return self.training_loss(batch, step)
-
     def predict(self, points: torch.Tensor) -> torch.Tensor:
         """``u`` at ``(N, d)`` points, ``(N,)``."""
         return self.net(points).reshape(points.shape[0])

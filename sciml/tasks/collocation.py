@@ -18,6 +18,7 @@ device); seeds may be added, and the device, threads, progress or checkpoint int
 
 from __future__ import annotations
 
+import math
 import os
 import statistics
 from dataclasses import dataclass, field
@@ -29,7 +30,7 @@ import torch
 from sciml import solvers
 from sciml.errors import ConfigError
 from sciml.pinn.config import PROBLEM_CONFIGS, SAMPLERS, SamplerConfig, build_problem, build_sampler
-from sciml.pinn.monitor import looks_like_propagation_failure
+from sciml.pinn.monitor import ResidualStats, looks_like_propagation_failure
 from sciml.pinn.problems import PROBLEMS, Problem
 from sciml.solvers import CollocationContext, PhysicsInformedSolver
 from sciml.tasks.base import Pick, TaskSpec, prepare_run_dir
@@ -224,15 +225,12 @@ def _seed_row(cfg: Any, run_dir: Path, seed: int, which: str, device: torch.devi
     history = [r for r in rows if r.get("seed") == str(seed) and r.get("val_relative_l2")]
     errors = [(float(r["val_relative_l2"]), int(r["step"])) for r in history]
     best, best_step = min(errors) if errors else (values["relative_l2"], int(state["step"]))
-    stats = {"mean": values["residual_mean"], "skewness": values["residual_skewness"],
-             "kurtosis": values["residual_kurtosis"]}
-    from sciml.pinn.monitor import ResidualStats
-
-    residual = ResidualStats(stats["mean"], float("nan"), stats["skewness"], stats["kurtosis"])
+    residual = ResidualStats(values["residual_mean"], math.nan, values["residual_skewness"],
+                             values["residual_kurtosis"])
     row = {"seed": seed, "step": int(state["step"]), "finished": bool(last["finished"]),
            "final_error": values["relative_l2"], "best_error": best, "best_step": best_step,
            "propagation_failure": looks_like_propagation_failure(values["relative_l2"], residual),
-           "residual_kurtosis": stats["kurtosis"], "seconds": round(float(last["seconds"]), 1),
+           "residual_kurtosis": residual.kurtosis, "seconds": round(float(last["seconds"]), 1),
            "parameters": sum(p.numel() for p in solver.net.parameters()),
            "collocation_points": int(len(solver.sampler.points)), "device": str(last.get("device_type"))}
     if last["notes"].get("lbfgs"):

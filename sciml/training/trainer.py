@@ -78,6 +78,11 @@ def validate_trainer(t: TrainerConfig) -> None:
             raise ConfigError(f"bad value for 'trainer.{key}': {getattr(t, key)} (must be >= 0)")
     if not 0 <= t.ema_decay < 1:
         raise ConfigError(f"bad value for 'trainer.ema_decay': {t.ema_decay} (must be in [0, 1))")
+    default = type(t)()  # a key moved from its default but read by another schedule only would be ignored
+    for key, schedule in (("min_lr", "cosine"), ("step_size", "step"), ("gamma", "step")):
+        if t.schedule != schedule and getattr(t, key) != getattr(default, key):
+            raise ConfigError(f"trainer.{key}={getattr(t, key)} is read by the {schedule} schedule only, "
+                              f"and trainer.schedule is {t.schedule}")
     if not (t.device in ("auto", "cpu", "cuda") or (t.device.startswith("cuda:") and t.device[5:].isdigit())):
         raise ConfigError(f"bad value for 'trainer.device': {t.device!r} (auto, cpu, cuda or cuda:N)")
 
@@ -192,14 +197,17 @@ class Trainer:
         if self.dist.is_main and not self.finished:
             tags = "".join(f"{k} {v}: " for k, v in self.log_tags.items())
             print(f"{tags}resuming from step {self.step} ({last})", flush=True)
-        if self.finished and self.notes.get("lbfgs") and self.cfg.max_steps > self.notes["adam_steps"]:
-            raise ConfigError(f"{self.checkpoint_dir.parent} finished with an L-BFGS stage after "
-                              f"{self.notes['adam_steps']} steps; trainer.max_steps cannot grow after it: choose "
-                              "another run.dir")
-        if self.step > self.cfg.max_steps and not self.finished:
-            self.step = self.cfg.max_steps  # an interrupted L-BFGS stage restarts from the end of the first
-        if self.finished and self.step < self.cfg.max_steps + self.lbfgs_steps and not self.notes.get("lbfgs"):
-            self.finished = False  # trainer.max_steps grew: continue
+        where = self.checkpoint_dir.parent
+        if self.finished and self.notes.get("lbfgs"):
+            if self.cfg.max_steps != self.notes["adam_steps"]:
+                raise ConfigError(f"{where} finished with an L-BFGS stage after {self.notes['adam_steps']} steps; "
+                                  f"trainer.max_steps={self.cfg.max_steps} cannot change after it: choose another "
+                                  "run.dir")
+        elif self.finished and self.step < self.cfg.max_steps:
+            self.finished = False  # trainer.max_steps grew: continue with the schedule of the new length
+        elif not self.finished and self.step > self.cfg.max_steps:
+            raise ConfigError(f"{where} holds an unfinished run at step {self.step}; trainer.max_steps="
+                              f"{self.cfg.max_steps} is behind it")
         self._schedule_at(min(self.step, self.cfg.max_steps))
         return True
 

@@ -142,3 +142,17 @@ def test_wrong_window_shape_is_named():
         model.forward_step(torch.randn(2, 1, 1, 32))
     with pytest.raises(ValueError, match="divide by 2"):
         solvers.build(small_config("unet"), grid_context((31,)))
+
+
+def test_the_fno_forgets_its_cached_grid_when_it_moves():
+    """neuraloperator caches its coordinate grid on the first call's device; a model moved afterwards (CPU ->
+    CUDA, tests/test_gpu.py) would mix devices. Every move must drop the cache."""
+    torch.manual_seed(0)
+    model = solvers.build(small_config("fno"), grid_context((32,))).eval()
+    h = torch.randn(2, 1, 1, 32)
+    first = model.forward_step(h)
+    embedding = model.net.fno.positional_embedding
+    assert embedding._grid is not None
+    model.to("cpu")
+    assert embedding._grid is None
+    torch.testing.assert_close(model.forward_step(h), first)

@@ -20,7 +20,7 @@ from sciml.config import load_config
 from sciml.solvers import NeuralSolver
 from sciml.tasks import fit
 from sciml.training import CheckpointError, TrainingDiverged, load_checkpoint, read_metrics, save_checkpoint
-from sciml.training.optim import gradient_step
+from sciml.training.optim import LossScaler, gradient_step
 
 ENV = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONUNBUFFERED": "1"}
 
@@ -149,24 +149,39 @@ def test_a_non_finite_gradient_without_mixed_precision_stops_before_the_weights_
         fit(load_config(args))
 
 
+def test_mixed_precision_unscales_complex_gradients_like_real_ones():
+    """Spectral layers have complex weights, which torch's GradScaler cannot unscale."""
+    torch.manual_seed(0)
+    weight = torch.nn.Parameter(torch.randn(4, dtype=torch.complex64))
+    x = torch.randn(3, 4, dtype=torch.complex64)
+    grads = []
+    for scaler in (LossScaler(False), LossScaler(True, init_scale=2.0**16)):
+        optimizer = torch.optim.SGD([weight], lr=0.0)
+        gradient_step((x * weight).abs().pow(2).sum(), [weight], optimizer, scaler)
+        grads.append(weight.grad.clone())
+    torch.testing.assert_close(grads[1], grads[0])
+
+
 def test_mixed_precision_skips_a_step_whose_scaled_gradients_overflow():
     torch.manual_seed(0)
     model = torch.nn.Linear(4, 1)
     params = list(model.parameters())
     optimizer = torch.optim.SGD(params, lr=0.1)
     before = [p.detach().clone() for p in params]
-    scaler = torch.amp.GradScaler("cpu", init_scale=1e38)  # any gradient > 3.4 overflows once scaled
+    scaler = LossScaler(True, init_scale=1e38)  # any gradient > 3.4 overflows once scaled
     loss = (model(torch.full((8, 4), 10.0)) ** 2).mean()
     outcome = gradient_step(loss, params, optimizer, scaler, grad_clip=1.0)
     assert outcome.skipped and all(torch.equal(p, b) for p, b in zip(params, before, strict=True))
-    assert scaler.get_scale() < 1e38  # the scale backs off, as GradScaler does
-    scaler = torch.amp.GradScaler("cpu", init_scale=1.0)
-    loss = (model(torch.full((8, 4), 10.0)) ** 2).mean()
-    outcome = gradient_step(loss, params, optimizer, scaler, grad_clip=1.0)
-    assert not outcome.skipped and math.isfinite(outcome.grad_norm)
+    assert scaler.get_scale() == 0.5e38  # the scale backs off, as GradScaler does
+    scaler = LossScaler(True, init_scale=1024.0, growth_interval=2)
+    for _ in range(2):
+        loss = (model(torch.full((8, 4), 10.0)) ** 2).mean()
+        outcome = gradient_step(loss, params, optimizer, scaler, grad_clip=1.0)
+        assert not outcome.skipped and math.isfinite(outcome.grad_norm)
+    assert scaler.get_scale() == 2048.0  # grows after growth_interval good steps
     assert not all(torch.equal(p, b) for p, b in zip(params, before, strict=True))
     # without mixed precision the same overflow is not repaired: the caller is told (the trainer stops)
-    plain = torch.amp.GradScaler("cpu", enabled=False)
+    plain = LossScaler(False)
     loss = (model(torch.full((8, 4), 1e30)) ** 2).mean()
     frozen = [p.detach().clone() for p in params]
     outcome = gradient_step(loss, params, optimizer, plain)

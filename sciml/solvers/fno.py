@@ -49,6 +49,15 @@ class FNONet(nn.Module):
         )
         self.register_state_dict_post_hook(_drop_neuralop_metadata)
 
+    def _apply(self, fn, recurse: bool = True):
+        """neuraloperator's grid embedding caches its coordinate grid as a plain attribute on the device of the
+        first call; a model moved afterwards (``.cuda()`` after a CPU call) would mix devices: drop the cache."""
+        out = super()._apply(fn, recurse)
+        embedding = getattr(self.fno, "positional_embedding", None)
+        if embedding is not None and hasattr(embedding, "_grid"):
+            embedding._grid, embedding._res = None, None
+        return out
+
     def forward(self, x: torch.Tensor, cond: torch.Tensor | None = None) -> torch.Tensor:
         if self.n_cond and (cond is None or cond.shape != (x.shape[0], self.n_cond)):
             raise ValueError(f"FNO expects cond of shape ({x.shape[0]}, {self.n_cond})")

@@ -13,12 +13,13 @@ DTYPES = {"float32": torch.float32, "float64": torch.float64}
 
 
 def select_device(name: str, local_rank: int = 0) -> torch.device:
-    """``auto``: CUDA (the local rank's GPU) when present, else CPU; ``cuda`` without CUDA is a config error."""
+    """``auto``: CUDA (the local rank's GPU) when present, else CPU; ``cuda`` is the local rank's GPU;
+    asking for CUDA without it is a config error. CUDA devices always carry their index."""
     if name == "auto":
         return torch.device(f"cuda:{local_rank}" if torch.cuda.is_available() else "cpu")
     if name.startswith("cuda") and not torch.cuda.is_available():
         raise ConfigError(f"trainer.device={name} but CUDA is not available")
-    return torch.device(name)
+    return torch.device(f"cuda:{local_rank}" if name == "cuda" else name)
 
 
 def valid_device_name(name: str) -> bool:

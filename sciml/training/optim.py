@@ -18,6 +18,44 @@ def build_optimizer(params: Iterable[torch.nn.Parameter], name: str, lr: float,
     return cls(params, lr=lr, weight_decay=weight_decay)
 
 
+class LossScaler:
+    """Dynamic loss scaling for float16 autocast, with ``torch.amp.GradScaler``'s rule and defaults.
+
+    The loss is multiplied by ``scale`` before the backward pass and the gradients divided by it after; a
+    step whose gradients overflow is skipped and the scale halved, and after ``growth_interval`` good steps
+    in a row it doubles. Written here because ``GradScaler`` cannot unscale complex gradients, and
+    spectral layers (the FNO's) have complex weights. Disabled, it does nothing.
+    """
+
+    def __init__(self, enabled: bool, init_scale: float = 2.0**16, growth_factor: float = 2.0,
+                 backoff_factor: float = 0.5, growth_interval: int = 2000):
+        self.enabled, self.scale = enabled, float(init_scale)
+        self.growth_factor, self.backoff_factor, self.growth_interval = growth_factor, backoff_factor, growth_interval
+        self.good_steps = 0
+
+    def is_enabled(self) -> bool:
+        return self.enabled
+
+    def get_scale(self) -> float:
+        return self.scale if self.enabled else 1.0
+
+    def update(self, overflowed: bool) -> None:
+        if overflowed:
+            self.scale *= self.backoff_factor
+            self.good_steps = 0
+            return
+        self.good_steps += 1
+        if self.good_steps == self.growth_interval:
+            self.scale *= self.growth_factor
+            self.good_steps = 0
+
+    def state_dict(self) -> dict:
+        return {"scale": self.scale, "good_steps": self.good_steps, "enabled": self.enabled}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.scale, self.good_steps = float(state["scale"]), int(state["good_steps"])
+
+
 @dataclass(frozen=True)
 class StepOutcome:
     grad_norm: float  # global norm of the unscaled gradients before clipping
@@ -25,8 +63,8 @@ class StepOutcome:
 
 
 def gradient_step(loss: torch.Tensor, params: list[torch.nn.Parameter], optimizer: torch.optim.Optimizer,
-                  scaler: torch.amp.GradScaler, grad_clip: float = 0.0) -> StepOutcome:
-    """Backpropagate ``loss`` and step the optimiser, as ``GradScaler`` prescribes.
+                  scaler: LossScaler, grad_clip: float = 0.0) -> StepOutcome:
+    """Backpropagate ``loss`` and step the optimiser.
 
     With mixed precision enabled, gradients that overflow in the scaled backward pass make the optimiser
     skip this step and the scaler lower its scale (``skipped=True``); that is routine, not divergence.
@@ -35,19 +73,19 @@ def gradient_step(loss: torch.Tensor, params: list[torch.nn.Parameter], optimize
     ``grad_clip > 0`` clips the global norm of the unscaled gradients.
     """
     optimizer.zero_grad(set_to_none=True)
-    scaler.scale(loss).backward()
-    scaler.unscale_(optimizer)
+    (loss * scaler.get_scale() if scaler.is_enabled() else loss).backward()
     grads = [p.grad for p in params if p.grad is not None]
+    if scaler.is_enabled() and grads:
+        torch._foreach_mul_(grads, 1.0 / scaler.get_scale())
     norm = torch.nn.utils.get_total_norm(grads, norm_type=2.0) if grads else torch.zeros(())
-    grad_norm = float(norm)
+    grad_norm = float(norm)  # the one device sync of a step: an overflow anywhere makes it inf or nan
     finite = math.isfinite(grad_norm)
-    if finite and grad_clip > 0:
-        torch.nn.utils.clip_grads_with_norm_(params, grad_clip, norm)
     if scaler.is_enabled():
-        before = scaler.get_scale()
-        scaler.step(optimizer)  # skips the update when unscale_ found inf/NaN
-        scaler.update()
-        return StepOutcome(grad_norm, skipped=not finite or scaler.get_scale() < before)
+        scaler.update(overflowed=not finite)
+        if not finite:
+            return StepOutcome(grad_norm, skipped=True)
     if finite:
+        if grad_clip > 0:
+            torch.nn.utils.clip_grads_with_norm_(params, grad_clip, norm)
         optimizer.step()
     return StepOutcome(grad_norm, skipped=False)

@@ -34,7 +34,7 @@ from sciml.training.checkpoint import load_checkpoint, rng_state, save_checkpoin
 from sciml.training.distributed import DistInfo, mean_across_ranks
 from sciml.training.lbfgs import run_lbfgs
 from sciml.training.logs import MetricsLog
-from sciml.training.optim import OPTIMIZERS, build_optimizer, gradient_step
+from sciml.training.optim import OPTIMIZERS, LossScaler, build_optimizer, gradient_step
 from sciml.training.run_dir import RESUMABLE_CHANGES, check_resumable
 from sciml.training.schedules import SCHEDULES, build_scheduler, effective_warmup
 
@@ -150,7 +150,7 @@ class Trainer:
         if effective_warmup(cfg) < cfg.warmup_steps and self.dist.is_main:
             print(f"note: trainer.warmup_steps={cfg.warmup_steps} capped at {effective_warmup(cfg)} "
                   f"(a tenth of trainer.max_steps={cfg.max_steps})", file=sys.stderr)
-        self.scaler = torch.amp.GradScaler(device.type, enabled=self.use_amp)
+        self.scaler = LossScaler(enabled=self.use_amp)
         self.objective: torch.nn.Module = solver
         if self.dist.enabled:
             self.objective = DistributedDataParallel(solver, device_ids=[device.index] if device.type == "cuda"

@@ -1,4 +1,8 @@
 import os
+import signal
+import subprocess
+import time
+from pathlib import Path
 
 # One thread per test worker: parallel workers on 2 cores collapse with OpenMP oversubscription.
 os.environ.setdefault("OMP_NUM_THREADS", "1")
@@ -51,3 +55,14 @@ def float64_default():
     torch.set_default_dtype(torch.float64)
     yield
     torch.set_default_dtype(previous)
+
+
+def kill_after_first_checkpoint(cmd: list[str], checkpoint: Path, env: dict, timeout: float = 120.0) -> None:
+    """Start ``cmd``, SIGKILL it as soon as ``checkpoint`` exists; fail if it finished first."""
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + timeout
+    while not checkpoint.exists() and proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.005)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    assert proc.returncode == -signal.SIGKILL, "the run finished before it could be killed"

@@ -5,14 +5,13 @@ import json
 import math
 import os
 import re
-import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
 import torch
+from conftest import kill_after_first_checkpoint
 
 from sciml import train
 from sciml.cli import run_cli
@@ -120,14 +119,7 @@ def test_train_evaluate_and_exact_resume_after_a_kill_from_the_command_line(tmp_
     assert "final rel. L2" in straight.stdout  # train evaluates at the end: the table is printed
 
     last = tmp_path / "killed" / "checkpoints" / "seed_0" / "last.pt"
-    proc = subprocess.Popen([*cmd, f"run.dir={tmp_path / 'killed'}"], env=ENV, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL)
-    deadline = time.monotonic() + 120
-    while not last.exists() and proc.poll() is None and time.monotonic() < deadline:
-        time.sleep(0.005)
-    proc.send_signal(signal.SIGKILL)
-    proc.wait()
-    assert proc.returncode == -signal.SIGKILL, "the run finished before it could be killed"
+    kill_after_first_checkpoint([*cmd, f"run.dir={tmp_path / 'killed'}"], last, ENV)
     interrupted_at = load_checkpoint(last)["step"]
     assert interrupted_at < 400
     resumed = subprocess.run([*cmd, f"run.dir={tmp_path / 'killed'}"], env=ENV, capture_output=True, text=True)

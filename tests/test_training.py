@@ -4,15 +4,13 @@ schedules after a run is extended, DDP on gloo."""
 import csv
 import math
 import os
-import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
 import torch
-from conftest import tiny_overrides
+from conftest import kill_after_first_checkpoint, tiny_overrides
 
 from sciml import train
 from sciml.cli import run_cli
@@ -56,14 +54,8 @@ def test_resume_after_kill_equals_uninterrupted_run_bitwise(tmp_path):
     straight = tiny_overrides(tmp_path, **common, **{"run.dir": str(tmp_path / "straight")})
     subprocess.run(cmd + straight, env=ENV, check=True, capture_output=True)
 
-    proc = subprocess.Popen(cmd + killed, env=ENV, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     last = tmp_path / "killed" / "checkpoints" / "last.pt"
-    deadline = time.monotonic() + 120
-    while not last.exists() and proc.poll() is None and time.monotonic() < deadline:
-        time.sleep(0.005)
-    proc.send_signal(signal.SIGKILL)
-    proc.wait()
-    assert proc.returncode == -signal.SIGKILL, "the run finished before it could be killed"
+    kill_after_first_checkpoint(cmd + killed, last, ENV)
     interrupted_at = load_checkpoint(last)["step"]
     assert interrupted_at < 150
 

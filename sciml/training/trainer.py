@@ -123,7 +123,8 @@ class Trainer:
       resumable: config keys that may change on resume.
       extra_state: tensors and primitives saved in every checkpoint (e.g. the solver's context).
       lbfgs_steps: L-BFGS iterations after the first-order stage.
-      seed: seeds the global RNGs before training (the task builds the solver after seeding itself).
+      log_tags: fixed ``metrics.csv`` columns of this run (``seed`` when several runs share the file).
+      name: the progress bar's label.
     """
 
     def __init__(self, cfg: TrainerConfig, solver: Solver, data: TrainingData, *, checkpoint_dir: Path,
@@ -182,7 +183,7 @@ class Trainer:
             return self._resumed
         self._resumed = True
         state = load_checkpoint(last, map_location="cpu")
-        check_resumable(state["config"], self.config, self.checkpoint_dir.parent, self.resumable)
+        check_resumable(state["config"], self.config, self.metrics_path.parent, self.resumable)
         self.solver.load_state_dict(state["model"])
         self.solver.to(self.device)
         if self.ema is not None:
@@ -197,7 +198,7 @@ class Trainer:
         if self.dist.is_main and not self.finished:
             tags = "".join(f"{k} {v}: " for k, v in self.log_tags.items())
             print(f"{tags}resuming from step {self.step} ({last})", flush=True)
-        where = self.checkpoint_dir.parent
+        where = self.metrics_path.parent
         if self.finished and self.notes.get("lbfgs"):
             if self.cfg.max_steps != self.notes["adam_steps"]:
                 raise ConfigError(f"{where} finished with an L-BFGS stage after {self.notes['adam_steps']} steps; "

@@ -30,8 +30,8 @@ def build_solver(cfg: Any, context: SolverContext) -> Solver:
 
 def unroll_plan(cfg: Any, steps_per_epoch: int) -> UnrollPlan:
     task = cfg.task
-    return UnrollPlan(horizon=task.horizon, pushforward=task.pushforward,
-                      pushforward_every=task.pushforward_every or steps_per_epoch * (task.pushforward > 0),
+    every = task.pushforward_every or (steps_per_epoch if task.pushforward else 0)  # MP-PDE: +1 per epoch
+    return UnrollPlan(horizon=task.horizon, pushforward=task.pushforward, pushforward_every=every,
                       gradient_through_unroll=task.gradient_through_unroll, teacher_forcing=task.teacher_forcing,
                       total_steps=cfg.trainer.max_steps, seed=cfg.trainer.seed)
 

@@ -9,6 +9,7 @@ plus closure) by long rollouts of the state, exactly as the trajectory task scor
 
 from __future__ import annotations
 
+import os
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,6 +19,7 @@ from typing import Any
 import torch
 
 from sciml import recipes
+from sciml.data import TrajectoryWindows
 from sciml.errors import ConfigError
 from sciml.solvers.closure import MODES, ClosureSolver, ClosureTraining
 from sciml.tasks.base import Pick, TaskSpec, prepare_run_dir
@@ -70,8 +72,6 @@ def validate(cfg: Any) -> None:
 
 def _fields(cfg: Any, path: Path) -> list[str]:
     """``[state]`` or ``[state, target]`` as named in the file."""
-    from sciml.data import TrajectoryWindows
-
     available = TrajectoryWindows(path).variables
     state = cfg.task.state or available[0]
     chosen = [state] + ([cfg.task.target] if cfg.task.mode == "a_priori" else [])
@@ -111,6 +111,8 @@ def _geometry(cfg: Any, fields: list[str]) -> SimpleNamespace:
 
 def fit(cfg: Any) -> Path:
     """Train the configured closure on its dataset into ``run.dir``; resumes from ``checkpoints/last.pt``."""
+    if int(os.environ.get("WORLD_SIZE", "1")) > 1:
+        raise ConfigError("closure runs train in one process; launch without torchrun")
     t = cfg.trainer
     device = select_device(t.device)
     progress = t.progress == "bar" or (t.progress == "auto" and sys.stderr.isatty())

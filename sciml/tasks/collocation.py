@@ -31,6 +31,7 @@ from sciml import solvers
 from sciml.errors import ConfigError
 from sciml.pinn.config import PROBLEM_CONFIGS, SAMPLERS, SamplerConfig, build_problem, build_sampler
 from sciml.pinn.monitor import ResidualStats, looks_like_propagation_failure
+from sciml.pinn.plots import error_history_figure, solution_figure
 from sciml.pinn.problems import PROBLEMS, Problem
 from sciml.solvers import CollocationContext, PhysicsInformedSolver
 from sciml.tasks.base import Pick, TaskSpec, prepare_run_dir
@@ -238,8 +239,6 @@ def _seed_row(cfg: Any, run_dir: Path, seed: int, which: str, device: torch.devi
         if cfg.trainer.lbfgs_points:
             row["lbfgs_points"] = cfg.trainer.lbfgs_points
     if cfg.evaluate.plots:
-        from sciml.pinn.plots import solution_figure
-
         title = (f"{cfg.problem.name}, {cfg.solver.name} + {cfg.sampler.name}, seed {seed}: "
                  f"relative L2 {row['final_error']:.3g}")
         solver.cpu()
@@ -280,8 +279,6 @@ def evaluate(cfg: Any, run_dir: Path) -> dict:
     write_json(results, out / "results.json")
     write_text_atomic(summary(results), out / "summary.md")
     if cfg.evaluate.plots:
-        from sciml.pinn.plots import error_history_figure
-
         histories = {r["seed"]: [{"step": int(m["step"]), "error": float(m["val_relative_l2"])} for m in rows_csv
                                  if m.get("seed") == str(r["seed"]) and m.get("val_relative_l2")] for r in rows}
         error_history_figure(histories, out / "errors.png",

@@ -12,6 +12,8 @@ SMALL_2D = ["dataset.n_dns=32", "dataset.n=16", "dataset.n_train=2", "dataset.n_
             "dataset.steps_train=3", "dataset.steps_eval=3", "dataset.burn_in=0.1", "dataset.dt=0.01",
             "dataset.save_dt=0.05", "dataset.nu=0.01"]
 SMALL = {
+    "mp_pde": ["dataset.experiment=E3", "dataset.nx_fine=40", "dataset.nx=20", "dataset.nt=6",
+               "dataset.n_train=3", "dataset.n_valid=1", "dataset.n_test=1"],
     "advection1d": ["dataset.n=32", "dataset.n_train=3", "dataset.n_valid=2", "dataset.n_test=2",
                     "dataset.steps_train=5", "dataset.steps_eval=5", "dataset.speeds_test=[1.0]"],
     "kolmogorov2d": SMALL_2D,
@@ -70,3 +72,20 @@ def test_advection_is_an_exact_shift_with_a_speed_per_trajectory(tmp_path):
     for i, beta in enumerate(test.beta.values):  # |beta| dt = dx / 2: two frames make one grid point
         np.testing.assert_allclose(test.u.values[i, 2], np.roll(test.u.values[i, 0], int(np.sign(beta)), -1),
                                    atol=1e-5)
+
+
+def test_mp_pde_resolutions_hold_the_same_trajectories_averaged_down(tmp_path):
+    common = [f"dataset.root={tmp_path}", "dataset.name=mp_pde", "dataset.experiment=E2", "dataset.nx_fine=40",
+              "dataset.nt=11", "dataset.n_train=5", "dataset.n_valid=1", "dataset.n_test=1", "dataset.batch_size=2"]
+    fine = open_dataset(recipes.ensure_dataset(load_config([*common, "dataset.nx=40"]).dataset, progress=False)["train"])
+    coarse_cfg = load_config([*common, "dataset.nx=8"]).dataset
+    coarse = open_dataset(recipes.ensure_dataset(coarse_cfg, progress=False)["train"])
+    np.testing.assert_allclose(coarse.u.values, fine.u.values.reshape(5, 11, 8, 5).mean(-1), rtol=1e-6, atol=1e-6)
+    np.testing.assert_array_equal(coarse.beta.values, fine.beta.values)
+    assert (fine.alpha.values == 1).all() and (fine.gamma.values == 0).all()
+    assert 0 <= fine.beta.values.min() and fine.beta.values.max() <= 0.2 and len(set(fine.beta.values)) == 5
+    assert fine.attrs["dt"] == pytest.approx(4 / 10) and coarse.x.values[0] == pytest.approx(1.0)  # 16 / 8 / 2
+    # u0 is the forcing at t = 0: five sines with amplitudes of at most 0.5
+    assert np.abs(fine.u.values[:, 0]).max() <= 2.5 and fine.u.values[:, 0].std() > 0.1
+    with pytest.raises(ValueError, match="must divide dataset.nx_fine"):
+        load_config([*common, "dataset.nx=7"])

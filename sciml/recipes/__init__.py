@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 from tqdm.auto import tqdm
 
-from sciml.data import TrajectoryWriter
+from sciml.data import TrajectoryWriter, open_dataset
 from sciml.errors import ConfigError
 from sciml.recipes.advection1d import (
     Advection1DConfig,
@@ -30,6 +30,7 @@ from sciml.recipes.burgers1d import Burgers1DConfig, burgers_layout, burgers_sim
 from sciml.recipes.ks1d import KS1DConfig, ks1d_layout, ks1d_simulate, validate_ks1d
 from sciml.recipes.layout import SPLITS, SplitLayout, split_index
 from sciml.recipes.lorenz96 import Lorenz96TwoScaleConfig, l96_layout, l96_simulate, validate_l96
+from sciml.recipes.mp_pde import MPPDEConfig, coarsen, fine, mp_pde_layout, mp_pde_simulate, validate_mp_pde
 from sciml.recipes.ns2d import (
     Decaying2DConfig,
     Kolmogorov2DConfig,
@@ -51,11 +52,15 @@ class DatasetRecipe:
     simulate: Callable[[Any, str, int, int], dict[str, np.ndarray]]  # (config, split, start, stop) -> fields
     validate: Callable[[Any], None] | None = None  # raises ConfigError for values the recipe cannot run
     resolve: Callable[[Any], Any] | None = None  # the config as simulated (presets applied): what is hashed
+    parent: Callable[[Any], Any | None] | None = None  # a dataset this one is derived from (e.g. finer), or None
+    derive: Callable[[Any, dict], dict] | None = None  # the parent's block of fields -> this dataset's block
 
 
 registry: Registry[DatasetRecipe] = Registry("dataset")
 registry.register("advection1d", DatasetRecipe(Advection1DConfig, advection_layout, advection_simulate,
                                                validate_advection1d))
+registry.register("mp_pde", DatasetRecipe(MPPDEConfig, mp_pde_layout, mp_pde_simulate, validate_mp_pde,
+                                          parent=fine, derive=coarsen))
 registry.register("ks1d", DatasetRecipe(KS1DConfig, ks1d_layout, ks1d_simulate, validate_ks1d))
 registry.register("burgers1d", DatasetRecipe(Burgers1DConfig, burgers_layout, burgers_simulate, validate_burgers1d))
 registry.register("lorenz96_two_scale", DatasetRecipe(Lorenz96TwoScaleConfig, l96_layout, l96_simulate, validate_l96))
@@ -114,8 +119,26 @@ def _parameters(cfg: Any) -> str:
     return ", ".join(f"{k}={v}" for k, v in items if k not in ("name", "root", "device", "batch_size"))
 
 
+def _block_source(recipe: DatasetRecipe, cfg: Any, split: str, progress: bool):
+    """``(start, stop) -> fields``: simulated, or derived from the parent dataset (generated first if missing)."""
+    parent = recipe.parent(cfg) if recipe.parent is not None else None
+    if parent is None:
+        return lambda start, stop: recipe.simulate(cfg, split, start, stop)
+    parent_path = ensure_dataset(parent, progress=progress)[split]
+
+    def derived(start: int, stop: int) -> dict[str, np.ndarray]:
+        with open_dataset(parent_path) as ds:
+            fields = {name: ds[name][start:stop].values for name in ds.data_vars if ds[name].dims[:1] == ("sample",)
+                      and ds[name].ndim > 1}
+        return recipe.derive(cfg, fields)
+
+    return derived
+
+
 def generate_split(recipe: DatasetRecipe, cfg: Any, split: str, path: Path, progress: bool = True) -> Path:
-    """Simulate one split in blocks of ``cfg.batch_size`` trajectories, writing each block as it comes."""
+    """Simulate one split in blocks of ``cfg.batch_size`` trajectories (or derive it from its parent dataset),
+    writing each block as it comes."""
+    block_of = _block_source(recipe, cfg, split, progress)
     layout = recipe.layout(cfg, split)
     n = layout.n_samples
     batch = max(1, getattr(cfg, "batch_size", n))
@@ -128,7 +151,7 @@ def generate_split(recipe: DatasetRecipe, cfg: Any, split: str, path: Path, prog
             for start in range(0, n, batch):
                 stop = min(start + batch, n)
                 try:
-                    block = recipe.simulate(cfg, split, start, stop)
+                    block = block_of(start, stop)
                 except FloatingPointError as exc:
                     raise ConfigError(f"dataset {cfg.name}: the {split} split blew up while generating "
                                       f"({str(exc).splitlines()[0].rstrip('.')}) with {_parameters(cfg)}") from None

@@ -77,7 +77,8 @@ def test_advection_is_an_exact_shift_with_a_speed_per_trajectory(tmp_path):
 def test_mp_pde_resolutions_hold_the_same_trajectories_averaged_down(tmp_path):
     common = [f"dataset.root={tmp_path}", "dataset.name=mp_pde", "dataset.experiment=E2", "dataset.nx_fine=40",
               "dataset.nt=11", "dataset.n_train=5", "dataset.n_valid=1", "dataset.n_test=1", "dataset.batch_size=2"]
-    fine = open_dataset(recipes.ensure_dataset(load_config([*common, "dataset.nx=40"]).dataset, progress=False)["train"])
+    fine_cfg = load_config([*common, "dataset.nx=40"]).dataset
+    fine = open_dataset(recipes.ensure_dataset(fine_cfg, progress=False)["train"])
     coarse_cfg = load_config([*common, "dataset.nx=8"]).dataset
     coarse = open_dataset(recipes.ensure_dataset(coarse_cfg, progress=False)["train"])
     np.testing.assert_allclose(coarse.u.values, fine.u.values.reshape(5, 11, 8, 5).mean(-1), rtol=1e-6, atol=1e-6)

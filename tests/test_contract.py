@@ -53,7 +53,7 @@ class ToySolver(Solver):
         return {"loss": terms["first"] + terms["later"]}
 
     @torch.no_grad()
-    def rollout(self, initial, n_steps, params=None):
+    def rollout(self, initial, n_steps, params=None, time=None):
         u, frames = initial[:, -1], []
         for _ in range(n_steps):
             u = self.step(u)
@@ -98,7 +98,7 @@ class Linear(AutoregressiveSolver):
         self.a = torch.nn.Parameter(torch.tensor(a, dtype=torch.float64))
         self.calls: list[bool] = []
 
-    def advance_with_loss(self, window, target, params):
+    def advance_with_loss(self, window, target, params, time=None):
         self.calls.append(torch.is_grad_enabled())
         nxt = self.a * window[:, -1:]
         return nxt, None if target is None else ((nxt - target) ** 2).mean()
@@ -137,6 +137,31 @@ def test_pushforward_steps_run_without_gradient_and_shift_the_graded_window():
     assert loss.item() == pytest.approx((0.5**3 * 4.0 - 0.7) ** 2)  # graded against the third target
     loss.backward()
     assert model.a.grad.item() == pytest.approx(2 * (0.5**3 * 4.0 - 0.7) * 0.5**2 * 4.0)  # only the last step
+
+
+def test_time_reaches_the_solver_and_advances_by_one_model_step_per_call():
+    class Clock(Linear):
+        frames_per_step = 2
+
+        def __init__(self):
+            super().__init__(1.0)
+            self.context = SolverContext(fields=("u",), spatial_shape=(1,), history=2, dt=0.25)
+            self.times = []
+
+        def advance_with_loss(self, window, target, params, time=None):
+            self.times.append(time.tolist())
+            return window[:, -1:].expand(-1, 2, -1, -1), None if target is None else window.sum() * 0
+
+    model = Clock()
+    model.rollout(torch.zeros(2, 2, 1, 1), 5, time=torch.tensor([1.0, 2.0]))  # ceil(5 / 2) = 3 calls
+    assert model.times == [[1.0, 2.0], [1.5, 2.5], [2.0, 3.0]]
+    model.times.clear()
+    plan = UnrollPlan(horizon=3, pushforward=1)
+    model.configure_training(plan)
+    batch = {"input": torch.zeros(1, 2, 1, 1), "target": torch.zeros(1, 6, 1, 1), "time": torch.tensor([0.5])}
+    model.training_loss(batch, step=1)  # k pushed-forward calls, then the two graded ones, 0.5 apart
+    k = plan.pushforward_draw(1)
+    assert model.times == [[0.5 + 0.5 * i] for i in range(k + 2)]
 
 
 def test_pushforward_draws_and_curriculum_values_at_chosen_steps():

@@ -101,3 +101,17 @@ def test_truncated_and_foreign_files_are_named(tmp_path):
         TrajectoryWindows(path, variables=["w"])
     with pytest.raises(DataError, match="too short"):
         TrajectoryWindows(path, history=4, time_step=4)
+
+
+def test_windows_carry_the_time_of_their_last_input_frame(tmp_path):
+    from sciml.data import TrajectoryWriter
+
+    path = tmp_path / "t.nc"
+    with TrajectoryWriter(path, {"u": (2, 10, 4)}, time=0.5 + 0.1 * np.arange(10), space={"x": np.arange(4.0)},
+                          attrs={"dt": 0.1}) as writer:
+        writer.write(0, {"u": np.zeros((2, 10, 4), dtype=np.float32)})
+    windows = TrajectoryWindows(path, history=2, horizon=1, time_step=3)
+    assert windows[0]["time"].item() == pytest.approx(0.8) and windows[1]["time"].item() == pytest.approx(0.9)
+    full = TrajectoryWindows(path, time_step=3, full_trajectory=True)[0]
+    np.testing.assert_allclose(full["time"].numpy(), [0.5, 0.8, 1.1, 1.4], rtol=1e-6)
+    assert len(full["time"]) == len(full["trajectory"])

@@ -23,8 +23,10 @@ class TrajectoryWindows(Dataset):
     With ``full_trajectory=True`` each item is a whole trajectory subsampled by ``time_step``.
 
     Items are dicts of float32 tensors: ``input`` ``(history, C, *space)`` and ``target``
-    ``(horizon, C, *space)``, or ``trajectory`` ``(T, C, *space)``; plus ``params`` ``(P,)`` when
-    ``params`` names per-sample parameters. The index is built from metadata only; the file is opened on
+    ``(horizon, C, *space)`` with ``time``, the time of the last input frame (a scalar), or ``trajectory``
+    ``(T, C, *space)`` with ``time`` ``(T,)``; plus ``params`` ``(P,)`` when ``params`` names per-sample
+    parameters. Times come from the file's time coordinate (frame indices times its ``dt`` attribute, or
+    plain indices, when it has none). The index is built from metadata only; the file is opened on
     first access in each process, so the dataset pickles cleanly into DataLoader workers (fork or spawn).
     Args:
       path: a file in any format :func:`sciml.data.formats.detect` knows.
@@ -65,6 +67,8 @@ class TrajectoryWindows(Dataset):
                                 f"(has: {', '.join(self.source.params) or 'none'})")
         self._params = (np.stack([self.source.params[p] for p in self.param_names], axis=1).astype(np.float32)
                         if self.param_names else None)
+        self.times = torch.as_tensor(_numeric_times(self.source.coords.get("time"), self.n_times,
+                                                    self.source.attrs.get("dt", 1.0)), dtype=torch.float32)
         span = (history - 1 + horizon) * time_step
         if full_trajectory:
             self.windows_per_sample = 1
@@ -113,14 +117,33 @@ class TrajectoryWindows(Dataset):
         sample, w = divmod(index, self.windows_per_sample)
         if self.full_trajectory:
             frames = torch.from_numpy(self.read(sample, 0, self.n_times))
-            item = {"trajectory": self.normalise(frames) if self.stats else frames}
+            item = {"trajectory": self.normalise(frames) if self.stats else frames,
+                    "time": self.times[::self.time_step][: len(frames)]}
         else:
             t0 = w * self.stride
             stop = t0 + (self.history + self.horizon - 1) * self.time_step + 1
             frames = torch.from_numpy(self.read(sample, t0, stop))
             if self.stats:
                 frames = self.normalise(frames)
-            item = {"input": frames[: self.history], "target": frames[self.history:]}
+            item = {"input": frames[: self.history], "target": frames[self.history:],
+                    "time": self.times[t0 + (self.history - 1) * self.time_step]}
         if self._params is not None:
             item["params"] = torch.from_numpy(self._params[sample])
         return item
+
+
+def _numeric_times(times, n_times: int, dt) -> np.ndarray:
+    """The time coordinate as numbers: as stored, or days since the first frame for dates (numpy or cftime);
+    frame indices times ``dt`` when there is no usable coordinate."""
+    fallback = np.arange(n_times) * (float(dt) if isinstance(dt, int | float | np.number) else 1.0)
+    if times is None or len(times) != n_times:
+        return fallback
+    times = np.asarray(times)
+    if np.issubdtype(times.dtype, np.number):
+        return times.astype(np.float64)
+    if np.issubdtype(times.dtype, np.datetime64):
+        return ((times - times[0]) / np.timedelta64(1, "s")).astype(np.float64) / 86400.0
+    try:  # cftime dates: differences are datetime.timedelta
+        return np.array([(t - times[0]).total_seconds() / 86400.0 for t in times])
+    except (TypeError, AttributeError):
+        return fallback

@@ -20,7 +20,8 @@ class AutoregressiveSolver(Solver):
     """``u(t + dt .. t + F dt) = F(u(t - (H-1) dt), ..., u(t); params)`` for ``F = frames_per_step``.
 
     Windows are ``(B, H, C, *space)`` in physical units, targets ``(B, horizon * F, C, *space)``, PDE
-    parameters ``(B, P)`` in the file's units (a solver scales them itself).
+    parameters ``(B, P)`` in the file's units (a solver scales them itself), ``time`` ``(B,)`` the time of
+    a window's last frame (solvers that take time as an input, e.g. MP-PDE, read it; None when unknown).
     """
 
     frames_per_step: int = 1
@@ -35,19 +36,24 @@ class AutoregressiveSolver(Solver):
         self.plan = plan
 
     # -- what subclasses provide ----------------------------------------------------------------------
-    def advance_with_loss(self, window: torch.Tensor, target: torch.Tensor | None,
-                          params: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor | None]:
+    def advance_with_loss(self, window: torch.Tensor, target: torch.Tensor | None, params: torch.Tensor | None,
+                          time: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor | None]:
         """One model step: the next ``(B, F, C, *space)`` frames and, when ``target`` is given, the loss."""
         raise NotImplementedError
 
-    def advance(self, window: torch.Tensor, params: torch.Tensor | None = None) -> torch.Tensor:
+    def advance(self, window: torch.Tensor, params: torch.Tensor | None = None,
+                time: torch.Tensor | None = None) -> torch.Tensor:
         """The next ``(B, F, C, *space)`` frames after ``window`` (shapes checked)."""
         self.check_window(window)
         self.check_params(params, len(window))
-        return self._advance(window, params)
+        return self._advance(window, params, time)
 
-    def _advance(self, window: torch.Tensor, params: torch.Tensor | None) -> torch.Tensor:
-        return self.advance_with_loss(window, None, params)[0]
+    def _advance(self, window: torch.Tensor, params: torch.Tensor | None, time: torch.Tensor | None) -> torch.Tensor:
+        return self.advance_with_loss(window, None, params, time)[0]
+
+    def later(self, time: torch.Tensor | None, steps: int = 1) -> torch.Tensor | None:
+        """``time`` after ``steps`` model steps of ``frames_per_step`` frames."""
+        return None if time is None else time + steps * self.frames_per_step * self.context.dt
 
     # -- shapes ---------------------------------------------------------------------------------------
     def check_window(self, window: torch.Tensor) -> None:
@@ -74,7 +80,7 @@ class AutoregressiveSolver(Solver):
 
     # -- the contract ---------------------------------------------------------------------------------
     def unrolled_loss(self, window: torch.Tensor, targets: torch.Tensor, params: torch.Tensor | None,
-                      plan: UnrollPlan, skip: int, teacher_forced: int) -> torch.Tensor:
+                      time: torch.Tensor | None, plan: UnrollPlan, skip: int, teacher_forced: int) -> torch.Tensor:
         """Mean loss over ``plan.graded_steps`` steps after ``skip`` steps rolled out without gradient."""
         f = self.frames_per_step
         if targets.shape[1] < plan.horizon * f:
@@ -83,16 +89,18 @@ class AutoregressiveSolver(Solver):
         if skip:
             with torch.no_grad():
                 for _ in range(skip):
-                    window = self.next_window(window, self._advance(window, params))
+                    window = self.next_window(window, self._advance(window, params, time))
+                    time = self.later(time)
         losses = []
         graded = plan.graded_steps
         for j in range(graded):
             target = targets[:, (skip + j) * f:(skip + j + 1) * f]
-            prediction, loss = self.advance_with_loss(window, target, params)
+            prediction, loss = self.advance_with_loss(window, target, params, time)
             losses.append(loss)
             if j + 1 < graded:
                 fed = target if j < teacher_forced else prediction
                 window = self.next_window(window, fed if plan.gradient_through_unroll else fed.detach())
+                time = self.later(time)
         return torch.stack(losses).mean()
 
     def training_loss(self, batch: dict[str, torch.Tensor], step: int) -> dict[str, torch.Tensor]:
@@ -100,7 +108,7 @@ class AutoregressiveSolver(Solver):
         self.check_window(window)
         self.check_params(params, len(window))
         plan = self.plan
-        loss = self.unrolled_loss(window, targets, params, plan, plan.pushforward_draw(step),
+        loss = self.unrolled_loss(window, targets, params, batch.get("time"), plan, plan.pushforward_draw(step),
                                   plan.teacher_forced_inputs(step))
         return {"mse": loss}
 
@@ -112,19 +120,22 @@ class AutoregressiveSolver(Solver):
         self.check_params(params, len(window))
         horizon = targets.shape[1] // self.frames_per_step
         plan = UnrollPlan(horizon=horizon)
-        return {"loss": self.unrolled_loss(window, targets, params, plan, 0, 0)}
+        return {"loss": self.unrolled_loss(window, targets, params, batch.get("time"), plan, 0, 0)}
 
     @torch.no_grad()
-    def rollout(self, initial: torch.Tensor, n_steps: int, params: torch.Tensor | None = None) -> torch.Tensor:
+    def rollout(self, initial: torch.Tensor, n_steps: int, params: torch.Tensor | None = None,
+                time: torch.Tensor | None = None) -> torch.Tensor:
         """``(B, n_steps, C, *space)``: the frames after ``initial`` ``(B, H, C, *space)``, one per model time
-        step (a solver emitting bundles of F frames is called ``ceil(n_steps / F)`` times)."""
+        step (a solver emitting bundles of F frames is called ``ceil(n_steps / F)`` times); ``time`` ``(B,)``
+        is the time of the last initial frame."""
         self.check_window(initial)
         self.check_params(params, len(initial))
         frames, window = [], initial
         for _ in range(math.ceil(n_steps / self.frames_per_step)):
-            new = self._advance(window, params)
+            new = self._advance(window, params, time)
             frames.append(new)
             window = self.next_window(window, new)
+            time = self.later(time)
         if not frames:
             return initial[:, :0]
         return torch.cat(frames, dim=1)[:, :n_steps]

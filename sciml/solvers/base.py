@@ -8,7 +8,7 @@ trajectory data). It owns its loss; the trainer owns devices, optimisation, chec
   (schedules such as the pushforward range or a curriculum are functions of it).
 - ``validation_loss(batch) -> {name: scalar}``: deterministic (a noisy metric would make ``best.pt`` a
   lottery); logged as ``val_<name>``; ``selection_metric`` names the one that picks ``best.pt``.
-- ``rollout(initial, n_steps, params=None)``: the trajectory task's evaluation.
+- ``rollout(initial, n_steps, params=None, time=None)``: the trajectory task's evaluation.
 
 Hooks, all optional: ``on_step_end(step)`` after each optimiser step (e.g. a collocation sampler moves its
 points), ``log_values()`` for extra ``metrics.csv`` columns, ``begin_stage(name)`` before a trainer stage
@@ -36,7 +36,9 @@ class Solver(nn.Module):
     def validation_loss(self, batch: Any) -> dict[str, torch.Tensor]:
         raise NotImplementedError(f"{type(self).__name__} does not define validation_loss")
 
-    def rollout(self, initial: torch.Tensor, n_steps: int, params: torch.Tensor | None = None) -> torch.Tensor:
+    def rollout(self, initial: torch.Tensor, n_steps: int, params: torch.Tensor | None = None,
+                time: torch.Tensor | None = None) -> torch.Tensor:
+        """``(B, n_steps, C, *space)`` after ``initial`` ``(B, H, C, *space)``; ``time``: of the last initial frame."""
         raise NotImplementedError(f"{type(self).__name__} does not roll out trajectories")
 
     def on_step_end(self, step: int) -> None:

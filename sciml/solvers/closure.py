@@ -107,7 +107,8 @@ class ClosureSolver(Solver):
         return {"loss": self._a_posteriori(batch, self.training_plan.horizon)}
 
     @torch.no_grad()
-    def rollout(self, initial: torch.Tensor, n_steps: int, params: torch.Tensor | None = None) -> torch.Tensor:
+    def rollout(self, initial: torch.Tensor, n_steps: int, params: torch.Tensor | None = None,
+                time: torch.Tensor | None = None) -> torch.Tensor:
         """The coupled model: ``(B, n_steps, 1, *space)`` after ``initial`` ``(B, H, 1, *space)``."""
         return self._roll(initial[:, -1, 0], n_steps).unsqueeze(2)
 

@@ -62,7 +62,7 @@ class NeuralSolver(AutoregressiveSolver):
             return (target - window[:, -1] - self._per_channel(self.delta_mean)) / self._per_channel(self.delta_std)
         return (target - self._per_channel(self.field_mean)) / self._per_channel(self.field_std)
 
-    def advance_with_loss(self, window, target, params):
+    def advance_with_loss(self, window, target, params, time=None):
         out = self.network_output(window, params)
         if self.predict == "residual":
             increment = out.to(window.dtype) * self._per_channel(self.delta_std) + self._per_channel(self.delta_mean)

@@ -63,7 +63,8 @@ def rollout_metrics(model: Solver, windows: TrajectoryWindows, history: int, n_s
         traj = batch["trajectory"]
         true = traj[:, history:history + n_steps]
         params = batch["params"].to(device) if "params" in batch else None
-        pred = model.rollout(traj[:, :history].to(device), n_steps, params).float().cpu()
+        time = batch["time"][:, history - 1].to(device)
+        pred = model.rollout(traj[:, :history].to(device), n_steps, params, time).float().cpu()
         first = first_unstable_step(pred, bound)
         steps = torch.arange(1, n_steps + 1)
         mask = (first[:, None] > 0) & (steps[None, :] >= first[:, None])  # (B, T) unstable from first on

@@ -83,7 +83,9 @@ def test_mp_pde_picks_the_finest_resolution_or_the_named_one(tmp_path):
     assert src.format == "pdearena" and src.variables == ["u"] and src.spatial_shape == (16,)
     assert src.attrs["dt"] == 0.2 and src.n_times == 20
     np.testing.assert_allclose(src.coords["time"], np.linspace(0, 4, 20))
-    np.testing.assert_allclose(src.coords["x"], np.linspace(0, 16, 16))
+    # the file's x is linspace(0, 16, 16), the periodic endpoint included, with dx = 16 / 16: the nodes are j dx
+    np.testing.assert_allclose(src.coords["x"], np.arange(16.0))
+    assert src.attrs["L"] == 16.0
     assert src.params["beta"].tolist() == [0.1, 0.15, 0.05]
     coarse = TrajectoryWindows(path, key="pde_20-8", params=["alpha", "beta", "gamma"])
     assert coarse.spatial_shape == (8,)

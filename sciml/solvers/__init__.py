@@ -19,6 +19,7 @@ from sciml.solvers.closure import ClosureSolver, ClosureTraining, PolynomialClos
 from sciml.solvers.context import SolverContext, grid_context
 from sciml.solvers.emulator import NeuralSolver
 from sciml.solvers.fno import FNOConfig, build_fno, validate_fno
+from sciml.solvers.mp_pde import MPPDEConfig, build_mp_pde, validate_mp_pde
 from sciml.solvers.physics_informed import (
     CollocationContext,
     PhysicsInformedSolver,
@@ -43,6 +44,7 @@ class SolverSpec:
 registry: Registry[SolverSpec] = Registry("solver")
 registry.register("fno", SolverSpec(FNOConfig, build_fno, validate=validate_fno))
 registry.register("unet", SolverSpec(UNetConfig, build_unet, validate=validate_unet))
+registry.register("mp_pde", SolverSpec(MPPDEConfig, build_mp_pde, validate=validate_mp_pde))
 registry.register("polynomial", SolverSpec(PolynomialClosureConfig, build_polynomial, ("closure",)))
 registry.register("pinn", SolverSpec(PINNConfig, build_physics_informed, ("collocation",), validate_pinn))
 registry.register("pig", SolverSpec(PIGConfig, build_physics_informed, ("collocation",), validate_pig))

@@ -23,6 +23,7 @@ class SolverContext:
       attrs: the dataset's physical attributes (``L``, ``nu``, ``dt``, ``param_*``, ...), numbers and strings.
       stats: per-channel normalisation statistics of the training split (``field_mean``, ``field_std``,
         ``delta_mean``, ``delta_std`` over one model step; :func:`sciml.data.compute_stats`), or empty.
+      duration: the time span of the training trajectories (for solvers that take ``t / duration`` as input).
     """
 
     fields: tuple[str, ...]
@@ -36,6 +37,7 @@ class SolverContext:
     param_ranges: tuple[tuple[float, float], ...] = ()
     attrs: dict[str, Any] = field(default_factory=dict)
     stats: dict[str, list[float]] = field(default_factory=dict)
+    duration: float = 0.0
 
     def __post_init__(self) -> None:
         if self.history < 1:

@@ -2,7 +2,8 @@
 per-sample parameters.
 
 MP-PDE (Brandstetter et al. 2022): ``{split}/pde_{nt}-{nx}`` ``(N, nt, nx)`` with attributes ``dt, dx, nt, nx,
-tmin, tmax, x`` on the dataset, one dataset per resolution, and the parameter arrays ``alpha, beta, gamma``
+tmin, tmax, x`` on the dataset (``x`` includes the periodic endpoint ``L`` while ``dx = L / nx``: read as the
+periodic grid ``j dx`` with period ``L``), one dataset per resolution, and the parameter arrays ``alpha, beta, gamma``
 (or ``c, bc_left, bc_right`` for the wave equation). PDEArena: ``{split}/u`` (and ``vx``, ``vy``)
 ``(N, T, X(, Y))`` with ``x``, ``t`` and per-sample ``dt``, ``dx``, ``buo_y``, ``v``.
 A resolution is chosen with ``key=`` (default: the finest); fields named ``pde_*`` are read as ``u``.
@@ -73,7 +74,14 @@ class PDEArenaSource(Source):
         x = attrs.get("x", group["x"][()] if "x" in group else None)
         if x is not None:
             x = np.asarray(x)
-            self.coords["x"] = x[0] if x.ndim == 2 else x  # per-sample grids: the first sample's
+            x = x[0] if x.ndim == 2 else x  # per-sample grids: the first sample's
+            n, dx = len(x), self.attrs.get("dx")
+            if x.ndim == 1 and n > 1 and dx and abs((x[-1] - x[0]) - dx * n) < 1e-6 * dx * n:
+                # MP-PDE's files store linspace(0, L, nx), the periodic endpoint included, with dx = L / nx:
+                # the nodes are x_j = j dx on a period L (the stored x would put the last node on the first)
+                x = x[0] + np.arange(n) * dx
+                self.attrs["L"] = dx * n
+            self.coords["x"] = x
         if "t" in group:
             t = np.asarray(group["t"][()])
             self.coords["time"] = (t[0] if t.ndim == 2 else t)[: self.n_times]

@@ -50,7 +50,7 @@ def context_from_file(path: Path, task: Any) -> SolverContext:
         fields=tuple(windows.variables), spatial_shape=tuple(windows.spatial_shape), history=task.history,
         dt=float(frame_dt) * task.time_step, dx=dx, axes=tuple(str(d) for d in space_dims), coords=coords,
         param_names=tuple(windows.param_names), param_ranges=ranges, attrs=attrs,
-        stats=load_or_compute_stats(windows))
+        stats=load_or_compute_stats(windows), duration=float(windows.times[-1] - windows.times[0]))
 
 
 class _Batches(torch.utils.data.Sampler):

@@ -1,0 +1,112 @@
+"""The message-passing neural PDE solver: graphs, equivariance, bundles, point clouds, a smoke training."""
+
+import math
+
+import pytest
+import torch
+
+from sciml import solvers
+from sciml.config import load_config
+from sciml.solvers import SolverContext, grid_context
+from sciml.solvers.graphs import batch_edges, knn_graph, periodic_difference, radius_graph
+from sciml.tasks import fit
+from sciml.tasks.trajectory.fit import unroll_plan
+from sciml.training import read_metrics
+
+
+def small(**overrides):
+    cfg = solvers.get("mp_pde").config()
+    cfg.time_window, cfg.hidden, cfg.layers = 5, 32, 2
+    for key, value in overrides.items():
+        setattr(cfg, key, value)
+    return cfg
+
+
+def test_the_periodic_grid_graph_has_three_neighbours_a_side_across_the_boundary():
+    n, dx = 20, 0.8
+    pos = (torch.arange(n, dtype=torch.float64) * dx)[:, None]
+    edges = radius_graph(pos, 3 * dx + 1e-4, torch.tensor([n * dx]))
+    assert edges.shape == (2, 6 * n)
+    incoming = {i: sorted(edges[0, edges[1] == i].tolist()) for i in range(n)}
+    assert all(len(v) == 6 for v in incoming.values())
+    assert incoming[0] == [1, 2, 3, 17, 18, 19] and incoming[19] == [0, 1, 2, 16, 17, 18]
+    offsets = periodic_difference(pos[edges[1]], pos[edges[0]], torch.tensor([n * dx]))
+    assert offsets.abs().max() <= 3 * dx + 1e-12 and offsets.abs().min() >= dx - 1e-12
+    batched = batch_edges(edges, 3, n)
+    assert batched.shape == (2, 18 * n) and batched.max() == 3 * n - 1 and (batched[:, -1] >= 2 * n).all()
+
+
+def test_a_knn_graph_on_a_periodic_2d_grid_joins_each_node_to_its_four_axis_neighbours():
+    n = 6
+    ij = torch.stack(torch.meshgrid(torch.arange(n), torch.arange(n), indexing="ij"), -1).reshape(-1, 2).double()
+    edges = knn_graph(ij, 4, torch.tensor([float(n), float(n)]))
+    d = periodic_difference(ij[edges[1]], ij[edges[0]], torch.tensor([float(n), float(n)]))
+    assert edges.shape == (2, 4 * n * n) and torch.allclose(d.norm(dim=-1), torch.ones(len(d), dtype=d.dtype))
+    with pytest.raises(ValueError, match="k=40"):
+        knn_graph(ij, 40)
+
+
+def test_the_solver_is_equivariant_to_a_permutation_of_the_nodes():
+    """An irregular 1D point cloud: relabelling the points relabels the prediction, nothing else."""
+    torch.manual_seed(0)
+    x = torch.sort(torch.rand(24, dtype=torch.float64) * 16).values
+    perm = torch.randperm(24)
+    common = {"fields": ("u",), "spatial_shape": (24,), "history": 5, "dt": 0.1, "attrs": {"L": 16.0}}
+    model = solvers.build(small(), SolverContext(coords=(tuple(x.tolist()),), **common))
+    moved = solvers.build(small(), SolverContext(coords=(tuple(x[perm].tolist()),), **common))
+    moved.load_state_dict(model.state_dict())
+    assert model.graph == "knn"
+    window = torch.randn(2, 5, 1, 24)
+    time = torch.tensor([0.3, 0.7])
+    torch.testing.assert_close(moved.advance(window[..., perm], time=time), model.advance(window, time=time)[..., perm],
+                               rtol=1e-5, atol=1e-6)
+
+
+def test_bundles_are_the_last_frame_plus_l_dt_times_the_decoded_slopes():
+    model = solvers.build(small(), grid_context((16,), history=5, dt=0.25))
+    with torch.no_grad():  # make the decoder output a constant slope 2 for every l
+        for m in model.decoder:
+            if isinstance(m, torch.nn.Conv1d):
+                m.weight.zero_()
+        model.decoder[-1].bias.fill_(2.0)
+    window = torch.randn(3, 5, 1, 16)
+    out = model.advance(window)
+    expected = window[:, -1:] + 2.0 * 0.25 * torch.arange(1, 6).view(1, 5, 1, 1)
+    torch.testing.assert_close(out, expected)
+    assert model.rollout(window, 7).shape == (3, 7, 1, 16)  # two calls, the second truncated
+
+
+def test_a_2d_grid_gets_a_knn_graph_and_gradients_reach_every_layer():
+    model = solvers.build(small(k=8), grid_context((8, 8), channels=2, history=5, n_params=1))
+    assert model.graph == "knn" and model.edge_index.shape == (2, 8 * 64)
+    batch = {"input": torch.randn(2, 5, 2, 8, 8), "target": torch.randn(2, 5, 2, 8, 8), "params": torch.rand(2, 1),
+             "time": torch.tensor([0.0, 1.0])}
+    model.training_loss(batch, step=1)["mse"].backward()
+    assert all(p.grad is not None and p.grad.abs().sum() > 0 for p in model.parameters())
+
+
+def test_pushforward_draws_follow_the_epoch_as_mp_pde_does():
+    cfg = load_config(["solver.name=mp_pde", "task.history=25", "task.horizon=3", "task.pushforward=2"])
+    plan = unroll_plan(cfg, steps_per_epoch=100)  # pushforward_every = 0: one epoch per increase
+    assert [plan.pushforward_range(s) for s in (1, 100, 101, 200, 201, 5000)] == [0, 0, 1, 1, 2, 2]
+
+
+def test_the_history_must_be_the_time_window():
+    with pytest.raises(ValueError, match="task.history = solver.time_window = 5"):
+        solvers.build(small(), grid_context((16,), history=1))
+    with pytest.raises(ValueError, match="too small to decode"):
+        load_config(["solver.name=mp_pde", "solver.hidden=20"])
+
+
+def test_a_smoke_training_on_the_combined_equation_reduces_the_loss(tmp_path):
+    args = ["solver.name=mp_pde", "solver.time_window=5", "solver.hidden=32", "solver.layers=2",
+            "dataset.name=mp_pde", "dataset.experiment=E2", "dataset.nx_fine=40", "dataset.nx=20", "dataset.nt=30",
+            "dataset.n_train=8", "dataset.n_valid=2", "dataset.n_test=2", f"dataset.root={tmp_path / 'data'}",
+            "task.history=5", "task.time_step=1", "task.params=[beta]", "trainer.max_steps=150",
+            "trainer.batch_size=8", "trainer.lr=3e-3", "trainer.log_every=5", "trainer.eval_every=150",
+            "trainer.progress=lines", "trainer.device=cpu", f"run.dir={tmp_path / 'run'}", "run.evaluate=false"]
+    run = fit(load_config(args))
+    rows = read_metrics(run)
+    losses = [float(r["loss"]) for r in rows]
+    assert losses[-1] < 0.5 * losses[0], losses
+    assert math.isfinite(float(rows[-1]["val_loss"]))

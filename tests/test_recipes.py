@@ -90,3 +90,20 @@ def test_mp_pde_resolutions_hold_the_same_trajectories_averaged_down(tmp_path):
     assert np.abs(fine.u.values[:, 0]).max() <= 2.5 and fine.u.values[:, 0].std() > 0.1
     with pytest.raises(ValueError, match="must divide dataset.nx_fine"):
         load_config([*common, "dataset.nx=7"])
+
+
+def test_mp_pde_files_hold_the_forcing_so_a_numerical_solver_can_rerun_a_trajectory(tmp_path):
+    import torch
+
+    from sciml.recipes.mp_pde import forcing_from_parameters
+    from sciml.sim.combined_burgers import CombinedBurgers, average_down
+
+    cfg = load_config([f"dataset.root={tmp_path}", "dataset.name=mp_pde", "dataset.experiment=E3", "dataset.nx_fine=40",
+                       "dataset.nx=20", "dataset.nt=5", "dataset.n_train=2", "dataset.n_valid=1",
+                       "dataset.n_test=1"]).dataset
+    ds = open_dataset(recipes.ensure_dataset(cfg, progress=False)["train"])
+    params = {k: ds[k].values for k in ds.data_vars if ds[k].dims == ("sample",)}
+    sim = CombinedBurgers(n=40, L=16.0, forcing=forcing_from_parameters(params),
+                          **{k: torch.as_tensor(params[k]) for k in ("alpha", "beta", "gamma")})
+    rerun = sim.solve(sim.initial_condition(), torch.tensor(ds.time.values), rtol=1e-6, atol=1e-8)
+    np.testing.assert_allclose(average_down(rerun, 20).numpy(), ds.u.values, rtol=1e-5, atol=1e-5)

@@ -6,7 +6,8 @@ solved at ``nx_fine = 200`` cells with WENO5 and adaptive dopri5, 250 frames ove
 averaged down to ``nx`` cells (a divisor of ``nx_fine``). A coarse dataset is derived from the fine one
 (generated first, then read block by block), so the resolutions of one experiment hold the same
 trajectories. Parameters are drawn per trajectory (the released generator draws one set per group of
-four) and stored as the per-sample parameters ``alpha``, ``beta``, ``gamma``:
+four) and stored as the per-sample parameters ``alpha``, ``beta``, ``gamma``, with the forcing's
+``A_j``, ``omega_j``, ``l_j``, ``phi_j`` (``j = 0..4``; a numerical baseline needs them to rerun a trajectory):
 
 - E1: alpha = 1, beta = gamma = 0 (Burgers), t_end = 4;
 - E2: alpha = 1, beta ~ U[0, 0.2], gamma = 0, t_end = 4;
@@ -76,6 +77,30 @@ def draw_parameters(cfg: MPPDEConfig, split: str) -> dict[str, np.ndarray]:
     return {p: rng.uniform(*ranges[p], size=n) for p in PARAMS}
 
 
+def draw_forcing(cfg: MPPDEConfig, split: str) -> SineForcing:
+    """The forcing of every trajectory of a split, ``(n, 5)`` per coefficient (one seeded stream per split)."""
+    generator = torch.Generator().manual_seed(int(cfg.seed) * 3 + split_index(split))
+    return SineForcing.random(sizes(cfg, split), generator)
+
+
+def forcing_parameters(forcing: SineForcing) -> dict[str, np.ndarray]:
+    """``A_j``, ``omega_j``, ``l_j``, ``phi_j`` as per-sample parameters."""
+    out = {}
+    for name, values in (("A", forcing.amplitude), ("omega", forcing.omega), ("l", forcing.wavenumber),
+                         ("phi", forcing.phase)):
+        for j in range(values.shape[1]):
+            out[f"{name}_{j}"] = values[:, j].numpy()
+    return out
+
+
+def forcing_from_parameters(params: dict[str, np.ndarray | torch.Tensor], terms: int = 5) -> SineForcing:
+    """The inverse of :func:`forcing_parameters` (e.g. from a file's per-sample parameters)."""
+    def stack(name: str) -> torch.Tensor:
+        return torch.stack([torch.as_tensor(params[f"{name}_{j}"], dtype=torch.float64) for j in range(terms)], -1)
+
+    return SineForcing(stack("A"), stack("omega"), stack("l"), stack("phi"))
+
+
 def times(cfg: MPPDEConfig) -> np.ndarray:
     return np.linspace(0.0, EXPERIMENTS[cfg.experiment]["t_end"], cfg.nt)
 
@@ -90,7 +115,8 @@ def mp_pde_layout(cfg: MPPDEConfig, split: str) -> SplitLayout:
                         f"atol {cfg.atol}), float64, {cfg.nx_fine} cells averaged down to {cfg.nx}")
     return SplitLayout(fields={"u": (sizes(cfg, split), cfg.nt, cfg.nx)}, time=t,
                        space={"x": (np.arange(cfg.nx) + 0.5) * cfg.L / cfg.nx}, attrs=attrs,
-                       params=draw_parameters(cfg, split), long_names={"u": "u (cell averages)"})
+                       params={**draw_parameters(cfg, split), **forcing_parameters(draw_forcing(cfg, split))},
+                       long_names={"u": "u (cell averages)"})
 
 
 def fine(cfg: MPPDEConfig) -> MPPDEConfig | None:
@@ -105,8 +131,7 @@ def coarsen(cfg: MPPDEConfig, fields: dict[str, np.ndarray]) -> dict[str, np.nda
 def mp_pde_simulate(cfg: MPPDEConfig, split: str, start: int, stop: int) -> dict[str, np.ndarray]:
     """Trajectories ``start..stop-1`` at ``nx_fine`` cells (float64), averaged down, as float32."""
     device = resolve_device(cfg.device)
-    generator = torch.Generator().manual_seed(int(cfg.seed) * 3 + split_index(split))
-    forcing = SineForcing.random(sizes(cfg, split), generator)  # the whole split: independent of batching
+    forcing = draw_forcing(cfg, split)  # the whole split: independent of batching
     forcing = SineForcing(*(v[start:stop] for v in (forcing.amplitude, forcing.omega, forcing.wavenumber,
                                                     forcing.phase))).to(device=device)
     params = {k: torch.as_tensor(v[start:stop], device=device) for k, v in draw_parameters(cfg, split).items()}

@@ -62,3 +62,14 @@ def test_evaluate_command_line_errors(tmp_path, capsys):
         run_cli(evaluate.main, [str(tmp_path / "nowhere")])
     assert exit_info.value.code == 2
     assert "not a run directory" in capsys.readouterr().err
+
+
+def test_rollouts_can_start_later_and_report_the_accumulated_error(tmp_path):
+    args = tiny_overrides(tmp_path, **{"trainer.max_steps": 5, "run.evaluate": False, "task.time_step": 1})
+    fit(load_config(args))
+    whole = evaluate.evaluate_run(tmp_path / "run", ["evaluate.plots=false"], verbose=False)
+    later = evaluate.evaluate_run(tmp_path / "run", ["evaluate.plots=false", "evaluate.start=10"], verbose=False)
+    assert later["rollout_steps"] == whole["rollout_steps"] - 10 and later["start"] == 10
+    assert later["accumulated_mse"] == pytest.approx(sum(later["per_step"]["mse"]), rel=1e-9)
+    # a rollout from frame 10 is not the tail of the rollout from frame 0: the model restarts on true frames
+    assert later["per_step"]["mse"][0] < whole["per_step"]["mse"][10]

@@ -36,7 +36,7 @@ def validate_data_sections(cfg: Any) -> None:
     validate_trainer(cfg.trainer)
     for key in ("trainer.batch_size", "trainer.val_batches", "evaluate.batch_size"):
         _at_least(cfg, key, 1)
-    for key in ("trainer.num_workers", "evaluate.rollout_steps"):
+    for key in ("trainer.num_workers", "evaluate.rollout_steps", "evaluate.start"):
         _at_least(cfg, key, 0)
     ev = cfg.evaluate
     for key, value, choices in (("evaluate.split", ev.split, recipes.SPLITS),

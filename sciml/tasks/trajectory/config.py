@@ -36,6 +36,7 @@ class TrajectoryEvaluateConfig:
     split: str = "test"
     checkpoint: str = "best"  # best | last
     rollout_steps: int = 0  # model steps to roll out; 0: as many as the trajectories allow
+    start: int = 0  # model steps of each test trajectory skipped before the history (MP-PDE: 25)
     batch_size: int = 32
     correlation_threshold: float = 0.8  # high-correlation time: first time the mean drops below this
     blowup_factor: float = 10.0  # unstable once |u| exceeds this times the test data's max |u|

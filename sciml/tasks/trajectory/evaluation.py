@@ -48,23 +48,32 @@ def first_unstable_step(pred: torch.Tensor, bound: float) -> torch.Tensor:
     return first.long()
 
 
+def _accumulated(values: np.ndarray | None) -> float | None:
+    """The sum over the rolled-out steps (None when there are none, or a rollout became unstable)."""
+    if values is None or not np.isfinite(values).all():
+        return None
+    return float(np.sum(values, dtype=np.float64))
+
+
 def _nan_to_none(values) -> list[float | None]:
     return [None if not math.isfinite(v) else float(v) for v in values]
 
 
 def rollout_metrics(model: Solver, windows: TrajectoryWindows, history: int, n_steps: int, bound: float,
-                    names: list[str], batch_size: int, device: torch.device):
-    """Roll out every trajectory; return per-sample metric arrays ``name -> (N, T)``, unstable steps and an example."""
+                    names: list[str], batch_size: int, device: torch.device, start: int = 0):
+    """Roll out every trajectory from the ``history`` frames after ``start``; return per-sample metric arrays
+    ``name -> (N, T)``, unstable steps and an example."""
     per_sample = {name: [] for name in names}
     unstable, example = [], None
     spectra_true, spectra_pred = [], []
     ndim = len(windows.spatial_shape)
     for batch in DataLoader(windows, batch_size=batch_size, shuffle=False):
         traj = batch["trajectory"]
-        true = traj[:, history:history + n_steps]
+        first = start + history  # the first predicted frame
+        true = traj[:, first:first + n_steps]
         params = batch["params"].to(device) if "params" in batch else None
-        time = batch["time"][:, history - 1].to(device)
-        pred = model.rollout(traj[:, :history].to(device), n_steps, params, time).float().cpu()
+        time = batch["time"][:, first - 1].to(device)
+        pred = model.rollout(traj[:, start:first].to(device), n_steps, params, time).float().cpu()
         first = first_unstable_step(pred, bound)
         steps = torch.arange(1, n_steps + 1)
         mask = (first[:, None] > 0) & (steps[None, :] >= first[:, None])  # (B, T) unstable from first on
@@ -90,20 +99,22 @@ def evaluate(cfg: Any, run_dir: Path) -> dict[str, Any]:
     device = select_device(cfg.trainer.device)
     model, step = load_solver(run_dir, cfg, ev.checkpoint, device)
     path = recipes.ensure_dataset(cfg.dataset, progress=False)[ev.split]
-    return evaluate_rollouts(model, step, path, Path(run_dir), ev, history=cfg.task.history,
+    return evaluate_rollouts(model, step, path, Path(run_dir), ev, history=cfg.task.history, start=ev.start,
                              time_step=cfg.task.time_step, params=list(cfg.task.params), device=device)
 
 
 def evaluate_rollouts(model: Solver, step: int, path: Path, run_dir: Path, ev: Any, *, history: int, time_step: int,
-                      params: list[str], device: torch.device, variables: list[str] | None = None) -> dict[str, Any]:
-    """Roll ``model`` out over every trajectory of ``path`` (its ``variables``) and score it against them;
-    writes ``run_dir/evaluation/results.json`` and the plots; returns the results."""
+                      params: list[str], device: torch.device, variables: list[str] | None = None,
+                      start: int = 0) -> dict[str, Any]:
+    """Roll ``model`` out over every trajectory of ``path`` (its ``variables``), from the ``history`` model steps
+    after the first ``start``, and score it against them; writes ``run_dir/evaluation/results.json`` and the
+    plots; returns the results."""
     h, ts = history, time_step
     windows = TrajectoryWindows(path, time_step=ts, full_trajectory=True, params=params, variables=variables)
-    available = (windows.n_times - 1) // ts + 1 - h
+    available = (windows.n_times - 1) // ts + 1 - h - start
     n_steps = min(ev.rollout_steps or available, available)
     if n_steps < 1:
-        raise ConfigError(f"{path}: trajectories too short for a rollout after {h} history frames")
+        raise ConfigError(f"{path}: trajectories too short for a rollout after {start} + {h} model steps")
     with open_dataset(path) as ds:
         dt_model = float(ds.attrs.get("dt", float(ds.time[1] - ds.time[0]))) * ts
         x = ds[windows.variables[0]].coords[ds[windows.variables[0]].dims[2]].values
@@ -113,8 +124,8 @@ def evaluate_rollouts(model: Solver, step: int, path: Path, run_dir: Path, ev: A
     if "correlation" not in names:
         names.append("correlation")  # needed for the high-correlation time
     per_sample, first, example, spectra = rollout_metrics(model, windows, h, n_steps, bound, names,
-                                                          ev.batch_size, device)
-    time = np.arange(1, n_steps + 1) * dt_model
+                                                          ev.batch_size, device, start)
+    time = np.arange(1, n_steps + 1) * dt_model  # lead time after the last given frame
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)  # all samples unstable at a step: the mean is NaN
         mean = {name: np.nanmean(v, axis=0) for name, v in per_sample.items()}
@@ -129,6 +140,8 @@ def evaluate_rollouts(model: Solver, step: int, path: Path, run_dir: Path, ev: A
         "n_trajectories": int(len(first)),
         "rollout_steps": n_steps,
         "dt_model": dt_model,
+        "start": start,
+        "accumulated_mse": _accumulated(mean.get("mse")),
         "high_correlation_time": {"steps": hc_steps, "time": hc_steps * dt_model,
                                   "threshold": ev.correlation_threshold, "reached_within_horizon": reached},
         "unstable": {"count": int(unstable.sum()), "bound": bound,
@@ -180,4 +193,7 @@ def summary(results: dict[str, Any]) -> str:
     lines.append(f"high-correlation time (corr > {hc['threshold']}): {hc['steps']} steps = "
                  f"{hc['time']:.4g} time units{bound}")
     lines.append(f"unstable rollouts: {results['unstable']['count']} of {results['n_trajectories']}")
+    if results.get("accumulated_mse") is not None:
+        lines.append(f"accumulated error sum_t mean_x (u - u_hat)^2 over the {n} steps: "
+                     f"{results['accumulated_mse']:.4g}")
     return "\n".join(lines)

@@ -85,6 +85,17 @@ def test_residual_prediction_uses_statistics():
     h, target = torch.randn(4, 1, 1, 32), torch.randn(4, 1, 1, 32)
     raw = model.network_output(h)
     torch.testing.assert_close(model.forward_step(h), h[:, -1] + raw * 3.0 + 0.5)
+    # a bundle of three frames: increments over l steps are scaled by l
+    cfg = small_config("fno")
+    cfg.bundle = 3
+    bundled = solvers.build(cfg, context)
+    bundled.set_stats([1.0], [2.0], [0.5], [3.0])
+    raw3 = bundled.network_output(h).unflatten(1, (3, 1))
+    lead = torch.arange(1.0, 4.0).view(1, 3, 1, 1)
+    torch.testing.assert_close(bundled.advance(h), h[:, -1:] + (raw3 * 3.0 + 0.5) * lead)
+    targets = torch.randn(4, 3, 1, 32)
+    expected3 = ((raw3 - (targets - h[:, -1:] - 0.5 * lead) / (3.0 * lead)) ** 2).mean()
+    torch.testing.assert_close(bundled.training_loss({"input": h, "target": targets}, step=1)["mse"], expected3)
     expected_loss = ((raw - (target[:, 0] - h[:, -1] - 0.5) / 3.0) ** 2).mean()
     batch = {"input": h, "target": target}
     torch.testing.assert_close(model.training_loss(batch, step=1)["mse"], expected_loss)

@@ -13,22 +13,28 @@ PREDICT = ("residual", "state")
 
 
 class NeuralSolver(AutoregressiveSolver):
-    """``u(t + dt) = F(u(t - (H-1) dt), ..., u(t); p)`` with a network on normalised fields.
+    """``u(t + l dt) = F_l(u(t - (H-1) dt), ..., u(t); p)``, ``l = 1..bundle``, with a network on normalised fields.
 
     Inputs are normalised per channel with field statistics; with ``predict="residual"`` the network
-    predicts the normalised increment ``(u(t+dt) - u(t) - mean_d) / std_d`` (statistics of one-step
-    differences), with ``predict="state"`` the normalised next state. The step loss is the MSE of the
+    predicts the normalised increments ``(u(t + l dt) - u(t) - l mean_d) / (l std_d)`` (statistics of one-step
+    differences; increments grow about linearly with ``l`` over a short bundle), with ``predict="state"`` the
+    normalised next states. The step loss is the MSE of the
     network output against that normalised target. PDE parameters reach the network scaled to [-1, 1] by
     their training range (:class:`ParamScaling`). Statistics and scaling are buffers, so a checkpoint
     carries everything a rollout needs.
     Args:
-      net: maps ``(B, H*C, *space)`` and ``(B, P)`` (or None) to ``(B, C, *space)``; called as ``net(x, cond)``.
+      net: maps ``(B, H*C, *space)`` and ``(B, P)`` (or None) to ``(B, bundle*C, *space)``; called as
+        ``net(x, cond)``.
       context: what the solver is built for.
       predict: ``"residual"`` or ``"state"``.
+      bundle: frames predicted per call (temporal bundling, MP-PDE; 1: one-step).
     """
 
-    def __init__(self, net: nn.Module, context: SolverContext, predict: str = "residual"):
+    def __init__(self, net: nn.Module, context: SolverContext, predict: str = "residual", bundle: int = 1):
         super().__init__(context)
+        if bundle < 1:
+            raise ValueError(f"bundle must be >= 1, got {bundle}")
+        self.frames_per_step = bundle
         if predict not in PREDICT:
             raise ValueError(f"predict must be 'residual' or 'state', got {predict!r}")
         self.net, self.predict = net, predict
@@ -51,28 +57,35 @@ class NeuralSolver(AutoregressiveSolver):
         return stat.view(self.context.channels, *([1] * self.context.ndim))
 
     def network_output(self, window: torch.Tensor, params: torch.Tensor | None = None) -> torch.Tensor:
-        """Raw network output (normalised units), ``(B, C, *space)``."""
+        """Raw network output (normalised units), ``(B, bundle * C, *space)``."""
         x = (window - self._per_channel(self.field_mean)) / self._per_channel(self.field_std)
         cond = self.param_scaling(params) if params is not None else None
         return self.net(x.flatten(1, 2), cond)
 
+    def _lead(self, like: torch.Tensor) -> torch.Tensor:
+        """``l = 1..bundle`` shaped ``(1, bundle, 1, *1)`` to scale the increments."""
+        steps = torch.arange(1, self.frames_per_step + 1, dtype=like.dtype, device=like.device)
+        return steps.view(1, -1, *([1] * (self.context.ndim + 1)))
+
     def normalised_target(self, window: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-        """The network's regression target for the next frame ``target`` ``(B, C, *space)``."""
+        """The network's regression target for the next frames ``target`` ``(B, bundle, C, *space)``."""
         if self.predict == "residual":
-            return (target - window[:, -1] - self._per_channel(self.delta_mean)) / self._per_channel(self.delta_std)
+            lead = self._lead(target)
+            return (target - window[:, -1:] - self._per_channel(self.delta_mean) * lead) / (
+                self._per_channel(self.delta_std) * lead)
         return (target - self._per_channel(self.field_mean)) / self._per_channel(self.field_std)
 
     def advance_with_loss(self, window, target, params, time=None):
-        out = self.network_output(window, params)
+        out = self.network_output(window, params).unflatten(1, (self.frames_per_step, self.context.channels))
         if self.predict == "residual":
             increment = out.to(window.dtype) * self._per_channel(self.delta_std) + self._per_channel(self.delta_mean)
-            nxt = window[:, -1] + increment
+            nxt = window[:, -1:] + increment * self._lead(window)
         else:
             nxt = out.to(window.dtype) * self._per_channel(self.field_std) + self._per_channel(self.field_mean)
         loss = None
         if target is not None:
-            loss = torch.mean((out.float() - self.normalised_target(window, target[:, 0]).float()) ** 2)
-        return nxt[:, None], loss
+            loss = torch.mean((out.float() - self.normalised_target(window, target).float()) ** 2)
+        return nxt, loss
 
     def forward_step(self, window: torch.Tensor, params: torch.Tensor | None = None) -> torch.Tensor:
         """The next state ``(B, C, *space)`` in physical units."""

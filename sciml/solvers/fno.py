@@ -22,10 +22,11 @@ class FNOConfig:
     width: int = 64  # hidden channels
     n_layers: int = 4  # Fourier blocks
     predict: str = "residual"  # "residual" (u(t+dt) - u(t)) or "state"
+    bundle: int = 1  # frames predicted per call (temporal bundling; MP-PDE's FNO-PF baseline: 25)
 
 
 def validate_fno(cfg: FNOConfig) -> None:
-    for key in ("modes", "width", "n_layers"):
+    for key in ("modes", "width", "n_layers", "bundle"):
         if getattr(cfg, key) < 1:
             raise ConfigError(f"bad value for 'solver.{key}': {getattr(cfg, key)} (must be >= 1)")
     if cfg.predict not in PREDICT:
@@ -74,5 +75,6 @@ def build_fno(cfg: FNOConfig, context: SolverContext) -> NeuralSolver:
     """An FNO one-step solver for ``context``: ``history x channels`` inputs plus one channel per parameter."""
     if cfg.modes > min(context.spatial_shape) // 2 + 1:
         raise ValueError(f"solver.modes={cfg.modes} exceeds the grid's {min(context.spatial_shape) // 2 + 1} modes")
-    net = FNONet(context.history * context.channels, context.channels, context.n_params, context.ndim, cfg)
-    return NeuralSolver(net, context, predict=cfg.predict)
+    net = FNONet(context.history * context.channels, cfg.bundle * context.channels, context.n_params, context.ndim,
+                 cfg)
+    return NeuralSolver(net, context, predict=cfg.predict, bundle=cfg.bundle)

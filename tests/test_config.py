@@ -59,7 +59,9 @@ def test_solver_section_is_typed_by_its_name():
         (["solver.name=pinn", "solver.fourier_features=16", "solver.normalise_inputs=true"],
          "solver.normalise_inputs would be ignored"),
         (["solver.name=pinn", "trainer.lbfgs_points=100"], "there is no L-BFGS stage"),
-        (["trainer.gamma=0.3"], "trainer.gamma=0.3 is read by the step schedule only"),
+        (["trainer.gamma=0.3"], "trainer.gamma=0.3 is read by the step and multistep schedule only"),
+        (["trainer.schedule=multistep"], "needs increasing trainer.milestones"),
+        (["trainer.milestones=[5]"], "trainer.milestones=[5] is read by the multistep schedule only"),
         (["solver.name=pinn", "trainer.min_lr=0.1"], "trainer.min_lr=0.1 is read by the cosine schedule only"),
     ],
 )

@@ -238,5 +238,7 @@ def test_schedules_warm_up_then_anneal_and_short_runs_still_anneal():
     assert cosine(55) == pytest.approx(0.01 + 0.99 * 0.5)
     step = LRFactor("step", max_steps=100, step_size=30, gamma=0.5)
     assert [step(s) for s in (0, 29, 30, 60)] == [1.0, 1.0, 0.5, 0.25]
+    multistep = LRFactor("multistep", max_steps=100, gamma=0.4, milestones=(10, 50))  # MP-PDE: at epochs
+    assert [multistep(s) for s in (0, 9, 10, 49, 50, 99)] == pytest.approx([1, 1, 0.4, 0.4, 0.16, 0.16])
     short = load_config(["trainer.max_steps=60"]).trainer  # default warm-up 100 would never end
     assert effective_warmup(short) == 6

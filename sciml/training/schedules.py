@@ -1,4 +1,4 @@
-"""Learning-rate schedules as one resumable ``LambdaLR``: linear warm-up, then cosine, step or constant."""
+"""Learning-rate schedules as one ``LambdaLR``: linear warm-up, then cosine, step, multistep or constant."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 import torch
 
-SCHEDULES = ("cosine", "step", "constant")
+SCHEDULES = ("cosine", "step", "multistep", "constant")
 
 
 @dataclass(frozen=True)
@@ -20,6 +20,7 @@ class LRFactor:
     min_factor: float = 0.0  # cosine: final lr / base lr
     step_size: int = 1000
     gamma: float = 0.5
+    milestones: tuple[int, ...] = ()  # multistep: multiply by gamma at each of these steps
 
     def __call__(self, step: int) -> float:
         if step < self.warmup_steps:
@@ -28,6 +29,8 @@ class LRFactor:
             return 1.0
         if self.schedule == "step":
             return self.gamma ** (step // self.step_size)
+        if self.schedule == "multistep":
+            return self.gamma ** sum(step >= m for m in self.milestones)
         span = max(self.max_steps - self.warmup_steps, 1)
         progress = min((step - self.warmup_steps) / span, 1.0)
         return self.min_factor + (1 - self.min_factor) * 0.5 * (1 + math.cos(math.pi * progress))
@@ -51,5 +54,6 @@ def build_scheduler(optimizer: torch.optim.Optimizer, trainer) -> torch.optim.lr
         min_factor=min(trainer.min_lr / trainer.lr, 1.0) if trainer.lr > 0 else 0.0,
         step_size=trainer.step_size,
         gamma=trainer.gamma,
+        milestones=tuple(trainer.milestones),
     )
     return torch.optim.lr_scheduler.LambdaLR(optimizer, factor)

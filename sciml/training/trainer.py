@@ -19,7 +19,7 @@ import math
 import sys
 import time
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -49,11 +49,12 @@ class TrainerConfig:
     optimizer: str = "adamw"  # adam | adamw
     lr: float = 2e-3
     weight_decay: float = 1e-4
-    schedule: str = "cosine"  # cosine | step | constant
+    schedule: str = "cosine"  # cosine | step | multistep | constant
     warmup_steps: int = 100
     min_lr: float = 1e-5  # end of the cosine schedule
     step_size: int = 1000  # step schedule: multiply lr by gamma every step_size steps
-    gamma: float = 0.5
+    gamma: float = 0.5  # step and multistep schedules
+    milestones: list[int] = field(default_factory=list)  # multistep schedule: multiply lr by gamma at these steps
     grad_clip: float = 1.0  # max global gradient norm; 0 disables
     ema_decay: float = 0.0  # exponential moving average of weights; 0 disables (PDE-Refiner: 0.995)
     amp: bool = True  # float16 autocast + gradient scaling, on CUDA only
@@ -79,10 +80,14 @@ def validate_trainer(t: TrainerConfig) -> None:
     if not 0 <= t.ema_decay < 1:
         raise ConfigError(f"bad value for 'trainer.ema_decay': {t.ema_decay} (must be in [0, 1))")
     default = type(t)()  # a key moved from its default but read by another schedule only would be ignored
-    for key, schedule in (("min_lr", "cosine"), ("step_size", "step"), ("gamma", "step")):
-        if t.schedule != schedule and getattr(t, key) != getattr(default, key):
-            raise ConfigError(f"trainer.{key}={getattr(t, key)} is read by the {schedule} schedule only, "
-                              f"and trainer.schedule is {t.schedule}")
+    readers = {"min_lr": ("cosine",), "step_size": ("step",), "gamma": ("step", "multistep"),
+               "milestones": ("multistep",)}
+    for key, schedules in readers.items():
+        if t.schedule not in schedules and getattr(t, key) != getattr(default, key):
+            raise ConfigError(f"trainer.{key}={getattr(t, key)} is read by the {' and '.join(schedules)} schedule "
+                              f"only, and trainer.schedule is {t.schedule}")
+    if t.schedule == "multistep" and (not t.milestones or sorted(t.milestones) != list(t.milestones)):
+        raise ConfigError(f"trainer.schedule=multistep needs increasing trainer.milestones, got {t.milestones}")
     if not (t.device in ("auto", "cpu", "cuda") or (t.device.startswith("cuda:") and t.device[5:].isdigit())):
         raise ConfigError(f"bad value for 'trainer.device': {t.device!r} (auto, cpu, cuda or cuda:N)")
 

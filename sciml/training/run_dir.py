@@ -31,7 +31,7 @@ def config_dict(cfg: Any) -> dict[str, Any]:
 
 
 def config_yaml(cfg: Any) -> str:
-    return yaml.safe_dump(config_dict(cfg), sort_keys=False, default_flow_style=None)
+    return yaml.safe_dump(config_dict(cfg), sort_keys=False, default_flow_style=False)
 
 
 def flatten(d: dict, prefix: str = "") -> dict[str, Any]:

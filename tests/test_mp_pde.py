@@ -110,3 +110,32 @@ def test_a_smoke_training_on_the_combined_equation_reduces_the_loss(tmp_path):
     losses = [float(r["loss"]) for r in rows]
     assert losses[-1] < 0.5 * losses[0], losses
     assert math.isfinite(float(rows[-1]["val_loss"]))
+
+
+def test_files_in_the_released_mp_pde_layout_feed_the_same_solver(tmp_path):
+    """CE_*_E2.h5 with {split}/pde_{nt}-{nx} and x including the endpoint L, through dataset.name=files."""
+    import shutil
+
+    from formats_fixtures import mp_pde as released_file
+
+    from sciml.evaluate import evaluate_run
+    from sciml.training import load_checkpoint
+
+    source = released_file(tmp_path)
+    paths = {split: tmp_path / f"CE_{split}_E2.h5" for split in ("train", "valid", "test")}
+    for path in paths.values():
+        if path != source:
+            shutil.copy(source, path)
+    args = ["solver.name=mp_pde", "solver.time_window=5", "solver.hidden=32", "solver.layers=2",
+            "dataset.name=files", *[f"dataset.{s}={p}" for s, p in paths.items()], "dataset.key=pde_20-16",
+            "task.history=5", "task.time_step=1", "task.params=[alpha,beta,gamma]", "trainer.max_steps=10",
+            "trainer.batch_size=4", "trainer.eval_every=10", "trainer.progress=lines", "trainer.device=cpu",
+            f"run.dir={tmp_path / 'run'}", "run.evaluate=false"]
+    run = fit(load_config(args))
+    context = load_checkpoint(run / "checkpoints" / "last.pt")["context"]
+    assert context["coords"] == [[float(i) for i in range(16)]] and context["attrs"]["L"] == 16.0
+    assert context["param_names"] == ["alpha", "beta", "gamma"] and context["dt"] == 0.2  # the file's dt
+    results = evaluate_run(run, ["evaluate.plots=false"], verbose=False)
+    assert results["rollout_steps"] == 15 and results["accumulated_mse"] is not None
+    with pytest.raises(ValueError, match="needs a path for each split"):
+        load_config(["dataset.name=files", f"dataset.train={paths['train']}"])

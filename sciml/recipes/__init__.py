@@ -27,6 +27,7 @@ from sciml.recipes.advection1d import (
     validate_advection1d,
 )
 from sciml.recipes.burgers1d import Burgers1DConfig, burgers_layout, burgers_simulate, validate_burgers1d
+from sciml.recipes.files import FilesConfig, file_options, file_paths, validate_files
 from sciml.recipes.ks1d import KS1DConfig, ks1d_layout, ks1d_simulate, validate_ks1d
 from sciml.recipes.layout import SPLITS, SplitLayout, split_index
 from sciml.recipes.lorenz96 import Lorenz96TwoScaleConfig, l96_layout, l96_simulate, validate_l96
@@ -48,17 +49,21 @@ from sciml.registry import Registry
 @dataclass(frozen=True)
 class DatasetRecipe:
     config: type
-    layout: Callable[[Any, str], SplitLayout]  # (config, split) -> shapes, coordinates, attributes
-    simulate: Callable[[Any, str, int, int], dict[str, np.ndarray]]  # (config, split, start, stop) -> fields
+    layout: Callable[[Any, str], SplitLayout] | None  # (config, split) -> shapes, coordinates, attributes
+    simulate: Callable[[Any, str, int, int], dict[str, np.ndarray]] | None  # (config, split, start, stop) -> fields
     validate: Callable[[Any], None] | None = None  # raises ConfigError for values the recipe cannot run
     resolve: Callable[[Any], Any] | None = None  # the config as simulated (presets applied): what is hashed
     parent: Callable[[Any], Any | None] | None = None  # a dataset this one is derived from (e.g. finer), or None
     derive: Callable[[Any, dict], dict] | None = None  # the parent's block of fields -> this dataset's block
+    files: Callable[[Any], dict[str, Path]] | None = None  # existing files instead of generated ones
+    options: Callable[[Any], dict] | None = None  # reader options (TrajectoryWindows keywords)
 
 
 registry: Registry[DatasetRecipe] = Registry("dataset")
 registry.register("advection1d", DatasetRecipe(Advection1DConfig, advection_layout, advection_simulate,
                                                validate_advection1d))
+registry.register("files", DatasetRecipe(FilesConfig, None, None, validate_files, files=file_paths,
+                                         options=file_options))
 registry.register("mp_pde", DatasetRecipe(MPPDEConfig, mp_pde_layout, mp_pde_simulate, validate_mp_pde,
                                           parent=fine, derive=coarsen))
 registry.register("ks1d", DatasetRecipe(KS1DConfig, ks1d_layout, ks1d_simulate, validate_ks1d))
@@ -68,8 +73,8 @@ for _config in (Kolmogorov2DConfig, Decaying2DConfig, SmarlCasesConfig, NS2DFNOC
     registry.register(_config.name, DatasetRecipe(_config, ns2d_layout, ns2d_simulate, validate_ns2d, resolved))
 
 
-__all__ = ["SPLITS", "DatasetRecipe", "dataset_dir", "ensure_dataset", "get", "recipe_hash", "registry",
-           "rollout_to_file", "split_path", "validate"]
+__all__ = ["SPLITS", "DatasetRecipe", "dataset_dir", "ensure_dataset", "get", "reader_options", "recipe_hash",
+           "registry", "rollout_to_file", "split_path", "validate"]
 
 
 def get(name: str) -> DatasetRecipe:
@@ -98,12 +103,21 @@ def dataset_dir(cfg: Any) -> Path:
 
 def split_path(cfg: Any, split: str) -> Path:
     split_index(split)
-    return dataset_dir(cfg) / f"{split}.nc"
+    files = get(cfg.name).files
+    return files(cfg)[split] if files is not None else dataset_dir(cfg) / f"{split}.nc"
+
+
+def reader_options(cfg: Any) -> dict:
+    """Keywords for :class:`sciml.data.TrajectoryWindows` over this dataset's files (e.g. ``key``)."""
+    options = get(cfg.name).options
+    return options(cfg) if options is not None else {}
 
 
 def ensure_dataset(cfg: Any, progress: bool = True, overwrite: bool = False) -> dict[str, Path]:
     """Generate the splits that are not on disk yet; return the path of each split."""
     recipe = get(cfg.name)
+    if recipe.files is not None:
+        return recipe.files(cfg)
     paths = {}
     for split in SPLITS:
         path = split_path(cfg, split)

@@ -29,11 +29,15 @@ def _plain(value: Any) -> Any:
     return None
 
 
-def context_from_file(path: Path, task: Any) -> SolverContext:
-    """The :class:`SolverContext` of the training split ``path`` under the task's window geometry."""
+def context_from_file(path: Path, task: Any, options: dict | None = None) -> SolverContext:
+    """The :class:`SolverContext` of the training split ``path`` under the task's window geometry; ``options``
+    pass to the reader (e.g. ``key``)."""
+    options = dict(options or {})
+    if getattr(task, "variables", None):
+        options["variables"] = task.variables
     windows = TrajectoryWindows(path, history=task.history, time_step=task.time_step, params=list(task.params),
-                                variables=getattr(task, "variables", None))
-    with open_dataset(path) as ds:
+                                **options)
+    with open_dataset(path, **options) as ds:
         var = ds[windows.variables[0]]
         space_dims = var.dims[2:]
         coords = tuple(tuple(float(c) for c in np.asarray(ds[d].values)) if d in ds.coords
@@ -74,11 +78,12 @@ class TrajectoryData:
     """Training and validation windows of ``horizon x frames_per_step`` target frames (a ``TrainingData``)."""
 
     def __init__(self, paths: dict[str, Path], task: Any, trainer: Any, frames_per_step: int = 1,
-                 dist: DistInfo | None = None, pin_memory: bool = False):
+                 dist: DistInfo | None = None, pin_memory: bool = False, options: dict | None = None):
         self.trainer, self.dist, self.pin_memory = trainer, dist or DistInfo(), pin_memory
         geometry = {"history": task.history, "horizon": task.horizon * frames_per_step,
-                    "time_step": task.time_step, "params": list(task.params),
-                    "variables": getattr(task, "variables", None)}
+                    "time_step": task.time_step, "params": list(task.params), **(options or {})}
+        if getattr(task, "variables", None):
+            geometry["variables"] = task.variables
         self.train_set = TrajectoryWindows(paths["train"], **geometry)
         valid = TrajectoryWindows(paths["valid"], **geometry)
         n_val = min(len(valid), trainer.val_batches * trainer.batch_size)

@@ -100,22 +100,26 @@ def evaluate(cfg: Any, run_dir: Path) -> dict[str, Any]:
     model, step = load_solver(run_dir, cfg, ev.checkpoint, device)
     path = recipes.ensure_dataset(cfg.dataset, progress=False)[ev.split]
     return evaluate_rollouts(model, step, path, Path(run_dir), ev, history=cfg.task.history, start=ev.start,
-                             time_step=cfg.task.time_step, params=list(cfg.task.params), device=device)
+                             time_step=cfg.task.time_step, params=list(cfg.task.params), device=device,
+                             options=recipes.reader_options(cfg.dataset))
 
 
 def evaluate_rollouts(model: Solver, step: int, path: Path, run_dir: Path, ev: Any, *, history: int, time_step: int,
                       params: list[str], device: torch.device, variables: list[str] | None = None,
-                      start: int = 0) -> dict[str, Any]:
+                      start: int = 0, options: dict | None = None) -> dict[str, Any]:
     """Roll ``model`` out over every trajectory of ``path`` (its ``variables``), from the ``history`` model steps
     after the first ``start``, and score it against them; writes ``run_dir/evaluation/results.json`` and the
     plots; returns the results."""
     h, ts = history, time_step
-    windows = TrajectoryWindows(path, time_step=ts, full_trajectory=True, params=params, variables=variables)
+    options = dict(options or {})
+    if variables:
+        options["variables"] = variables
+    windows = TrajectoryWindows(path, time_step=ts, full_trajectory=True, params=params, **options)
     available = (windows.n_times - 1) // ts + 1 - h - start
     n_steps = min(ev.rollout_steps or available, available)
     if n_steps < 1:
         raise ConfigError(f"{path}: trajectories too short for a rollout after {start} + {h} model steps")
-    with open_dataset(path) as ds:
+    with open_dataset(path, **options) as ds:
         dt_model = float(ds.attrs.get("dt", float(ds.time[1] - ds.time[0]))) * ts
         x = ds[windows.variables[0]].coords[ds[windows.variables[0]].dims[2]].values
         max_abs = max(float(abs(ds[v]).max()) for v in windows.variables)

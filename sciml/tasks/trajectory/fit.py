@@ -61,13 +61,14 @@ def fit(cfg: Any) -> Path:
             recipes.ensure_dataset(cfg.dataset, progress=progress)
         barrier(dist)
         paths = {s: recipes.split_path(cfg.dataset, s) for s in recipes.SPLITS}
-        context = context_from_file(paths["train"], cfg.task)
+        options = recipes.reader_options(cfg.dataset)
+        context = context_from_file(paths["train"], cfg.task, options)
         torch.manual_seed(t.seed)
         solver = build_solver(cfg, context)
         if cfg.task.params and not solver.uses_params:
             raise ConfigError(f"solver {cfg.solver.name} ignores PDE parameters; remove task.params")
         data = TrajectoryData(paths, cfg.task, t, frames_per_step=getattr(solver, "frames_per_step", 1),
-                              dist=dist, pin_memory=device.type == "cuda")
+                              dist=dist, pin_memory=device.type == "cuda", options=options)
         configure_training(solver, cfg, data.steps_per_epoch)
         run_dir = Path(cfg.run.dir)
         if dist.is_main:

@@ -17,4 +17,4 @@ for e in $experiments; do
   done
 done
 # shellcheck disable=SC2086
-$PY experiments/mp_pde_table.py --experiments $experiments --nx $resolutions
+$PY experiments/mp_pde_table.py --experiments $experiments --nx $resolutions --plots docs/img/mp_pde

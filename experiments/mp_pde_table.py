@@ -10,6 +10,10 @@ each trajectory's parameters and forcing (stored in the files), dopri5 at the da
 all test trajectories in one batch, on ``--device``, median of 3 (the neural ones from their best checkpoint).
 
     python experiments/mp_pde_table.py [--runs runs] [--device cpu] [--experiments E1 E2 E3] [--nx 100 50 40]
+                                       [--plots DIR]
+
+``--plots DIR`` also draws, per experiment and resolution, the mean squared error against time of the three
+methods (``errors_{E}_nx{nx}.png``).
 """
 
 from __future__ import annotations
@@ -52,7 +56,7 @@ def timed(fn, repeats: int = 3, device: torch.device | None = None) -> tuple[flo
     return statistics.median(times), out
 
 
-def weno_row(experiment: str, nx: int, device: torch.device) -> tuple[float | None, float]:
+def weno_row(experiment: str, nx: int, device: torch.device) -> tuple[float | None, float, np.ndarray | None]:
     cfg = load_config([str(ROOT / "datasets" / f"mp_pde_{experiment}.yaml"), f"dataset.nx={nx}"]).dataset
     path = recipes.ensure_dataset(cfg, progress=False)["test"]
     with open_dataset(path) as ds:
@@ -65,15 +69,15 @@ def weno_row(experiment: str, nx: int, device: torch.device) -> tuple[float | No
         seconds, pred = timed(lambda: sim.solve(u[:, FIRST - 1], times[FIRST - 1:], rtol=cfg.rtol, atol=cfg.atol),
                               device=device)
     except FloatingPointError:
-        return None, float("nan")
-    error = ((pred[:, 1:] - u[:, FIRST:]) ** 2).mean(-1).sum(-1).mean()
-    return float(error), seconds
+        return None, float("nan"), None
+    per_step = ((pred[:, 1:] - u[:, FIRST:]) ** 2).mean(-1).mean(0)
+    return float(per_step.sum()), seconds, per_step.cpu().numpy()
 
 
-def neural_row(run_dir: Path, device: torch.device) -> tuple[float | None, float]:
+def neural_row(run_dir: Path, device: torch.device) -> tuple[float | None, float, np.ndarray | None]:
     results = run_dir / "evaluation" / "results.json"
     if not results.is_file():
-        return None, float("nan")
+        return None, float("nan"), None
     data = json.loads(results.read_text())
     if data.get("start") != GIVEN:
         raise SystemExit(f"{results}: evaluated from frame {data.get('start')}, not {GIVEN}: re-run "
@@ -88,7 +92,25 @@ def neural_row(run_dir: Path, device: torch.device) -> tuple[float | None, float
     time_given = batch["time"][:, FIRST - 1].to(device)
     with torch.no_grad():
         seconds, _ = timed(lambda: model.rollout(initial, windows.n_times - FIRST, params, time_given), device=device)
-    return data["accumulated_mse"], seconds
+    per_step = np.array([np.nan if v is None else v for v in data["per_step"]["mse"]])
+    return data["accumulated_mse"], seconds, per_step
+
+
+def plot(path: Path, title: str, curves: dict[str, np.ndarray | None]) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(5, 3.4), constrained_layout=True)
+    for label, values in curves.items():
+        if values is not None:
+            ax.semilogy(np.arange(FIRST, FIRST + len(values)), values, label=label)
+    ax.set(xlabel="frame", ylabel="mean squared error", title=f"{title}: error against time (frames 25-49 given)")
+    ax.legend(fontsize=8)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
 
 
 def fmt(value: float | None) -> str:
@@ -101,6 +123,7 @@ def main() -> None:
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--experiments", nargs="+", default=["E1", "E2", "E3"])
     parser.add_argument("--nx", nargs="+", type=int, default=[100, 50, 40])
+    parser.add_argument("--plots", default="", help="folder for the error-against-time plots")
     args = parser.parse_args()
     device = torch.device(args.device)
     torch.set_num_threads(max(torch.get_num_threads(), 1))
@@ -112,9 +135,12 @@ def main() -> None:
     print("|---|---:|---:|---:|---:|---:|---:|---:|")
     for experiment in args.experiments:
         for nx in args.nx:
-            weno, weno_s = weno_row(experiment, nx, device)
-            fno, fno_s = neural_row(Path(args.runs) / f"fno_pf_{experiment}_nx{nx}", device)
-            mp, mp_s = neural_row(Path(args.runs) / f"mp_pde_{experiment}_nx{nx}", device)
+            weno, weno_s, weno_t = weno_row(experiment, nx, device)
+            fno, fno_s, fno_t = neural_row(Path(args.runs) / f"fno_pf_{experiment}_nx{nx}", device)
+            mp, mp_s, mp_t = neural_row(Path(args.runs) / f"mp_pde_{experiment}_nx{nx}", device)
+            if args.plots:
+                plot(Path(args.plots) / f"errors_{experiment}_nx{nx}.png", f"{experiment}, nx = {nx}",
+                     {"WENO5 (coarse grid)": weno_t, "FNO-PF": fno_t, "MP-PDE": mp_t})
             paper = PAPER.get((experiment, nx), (np.nan,) * 3)
             print(f"| {experiment} | {nx} | {fmt(weno)} / {paper[0]} | {fmt(fno)} / {paper[1]} | {fmt(mp)} / "
                   f"{paper[2]} | {weno_s:.2f} | {fno_s:.2f} | {mp_s:.2f} |", flush=True)

@@ -96,9 +96,11 @@ def _node_positions(context: SolverContext) -> tuple[torch.Tensor, torch.Tensor,
     lengths = []
     uniform = True
     for axis, c in enumerate(coords):
-        steps = c.diff()
-        spacing = float(steps.mean()) if len(c) > 1 else 1.0
-        uniform = uniform and bool((steps - spacing).abs().max() < 1e-6 * abs(spacing)) if len(c) > 1 else uniform
+        spacing = 1.0
+        if len(c) > 1:
+            steps = c.diff()
+            spacing = float(steps.mean())
+            uniform = uniform and bool((steps - spacing).abs().max() < 1e-6 * abs(spacing))
         name = context.axes[axis] if context.axes else ""
         length = context.attrs.get(f"L_{name}", context.attrs.get("L", len(c) * spacing))
         lengths.append(float(length))

@@ -20,6 +20,7 @@ from sciml.solvers.context import SolverContext, grid_context
 from sciml.solvers.emulator import NeuralSolver
 from sciml.solvers.fno import FNOConfig, build_fno, validate_fno
 from sciml.solvers.mp_pde import MPPDEConfig, build_mp_pde, validate_mp_pde
+from sciml.solvers.pde_refiner import PDERefinerConfig, build_pde_refiner, validate_pde_refiner
 from sciml.solvers.physics_informed import (
     CollocationContext,
     PhysicsInformedSolver,
@@ -45,6 +46,7 @@ registry: Registry[SolverSpec] = Registry("solver")
 registry.register("fno", SolverSpec(FNOConfig, build_fno, validate=validate_fno))
 registry.register("unet", SolverSpec(UNetConfig, build_unet, validate=validate_unet))
 registry.register("mp_pde", SolverSpec(MPPDEConfig, build_mp_pde, validate=validate_mp_pde))
+registry.register("pde_refiner", SolverSpec(PDERefinerConfig, build_pde_refiner, validate=validate_pde_refiner))
 registry.register("polynomial", SolverSpec(PolynomialClosureConfig, build_polynomial, ("closure",)))
 registry.register("pinn", SolverSpec(PINNConfig, build_physics_informed, ("collocation",), validate_pinn))
 registry.register("pig", SolverSpec(PIGConfig, build_physics_informed, ("collocation",), validate_pig))

@@ -8,7 +8,9 @@ trajectory data). It owns its loss; the trainer owns devices, optimisation, chec
   (schedules such as the pushforward range or a curriculum are functions of it).
 - ``validation_loss(batch) -> {name: scalar}``: deterministic (a noisy metric would make ``best.pt`` a
   lottery); logged as ``val_<name>``; ``selection_metric`` names the one that picks ``best.pt``.
-- ``rollout(initial, n_steps, params=None, time=None)``: the trajectory task's evaluation.
+- ``rollout(initial, n_steps, params=None, time=None)``: the trajectory task's evaluation. A solver with
+  ``stochastic = True`` (e.g. PDE-Refiner) also takes ``seed=``: every noise draw of the rollout comes from
+  it, so the same seed repeats a rollout and different seeds give an ensemble.
 
 Hooks, all optional: ``on_step_end(step)`` after each optimiser step (e.g. a collocation sampler moves its
 points), ``log_values()`` for extra ``metrics.csv`` columns, ``begin_stage(name)`` before a trainer stage
@@ -29,6 +31,7 @@ class Solver(nn.Module):
 
     uses_params: bool = True  # False: the solver ignores PDE parameters (a task refuses to pass them)
     selection_metric: str = "loss"  # the validation metric whose minimum is kept as best.pt
+    stochastic: bool = False  # True: rollout(..., seed=) draws noise; evaluation can sample an ensemble
 
     def training_loss(self, batch: Any, step: int) -> dict[str, torch.Tensor]:
         raise NotImplementedError(f"{type(self).__name__} does not define training_loss")

@@ -72,6 +72,36 @@ def spectrum_plot(k: np.ndarray, spectra: dict[float, tuple[np.ndarray, np.ndarr
     return _save(fig, path)
 
 
+def error_spectrum_plot(k: np.ndarray, spectra: dict[float, tuple[np.ndarray, np.ndarray]], path: Path) -> Path:
+    """Spectra of the error ``time -> (truth, error)``: where in k the prediction is wrong, against the
+    truth's energy there (k = 0 left out)."""
+    fig, ax = plt.subplots(figsize=(6, 4))
+    for i, (t, (true, error)) in enumerate(spectra.items()):
+        ax.loglog(k[1:], true[1:], color=f"C{i}", lw=2, alpha=0.35, label=f"truth t={t:.3g}")
+        ax.loglog(k[1:], error[1:], color=f"C{i}", ls=":", lw=1.5, label=f"error t={t:.3g}")
+    ax.set(xlabel="wavenumber k (units of 2pi/L)", ylabel="E(k)", title="Error spectra (prediction - truth)")
+    ax.legend(fontsize=7)
+    return _save(fig, path)
+
+
+def uncertainty_plot(time: np.ndarray, spread: np.ndarray, error: np.ndarray, predicted: np.ndarray,
+                     actual: np.ndarray, threshold: float, path: Path) -> Path:
+    """Left: mean ensemble spread and ensemble-mean RMSE against time. Right: per trajectory, the time the
+    members decorrelate from each other against the time the first member decorrelates from the truth."""
+    fig, (ax, bx) = plt.subplots(1, 2, figsize=(10, 4))
+    ax.semilogy(time, spread, label="ensemble spread (std)")
+    ax.semilogy(time, error, label="RMSE of the ensemble mean")
+    ax.set(xlabel="time", ylabel="RMS over space", title="Spread and error (mean over trajectories)")
+    ax.legend(fontsize=8)
+    bx.scatter(actual, predicted, s=14)
+    top = float(max(np.max(actual), np.max(predicted), 1e-12)) * 1.05
+    bx.plot([0, top], [0, top], color="k", lw=1, ls="--")
+    bx.set(xlabel=f"time the rollout's correlation with the truth drops below {threshold}",
+           ylabel=f"time the members' mutual correlation drops below {threshold}",
+           xlim=(0, top), ylim=(0, top), title="Decorrelation: predicted from the spread vs actual")
+    return _save(fig, path)
+
+
 def _save(fig, path: Path, tight: bool = True) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     if tight:

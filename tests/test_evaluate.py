@@ -73,3 +73,21 @@ def test_rollouts_can_start_later_and_report_the_accumulated_error(tmp_path):
     assert later["accumulated_mse"] == pytest.approx(sum(later["per_step"]["mse"]), rel=1e-9)
     # a rollout from frame 10 is not the tail of the rollout from frame 0: the model restarts on true frames
     assert later["per_step"]["mse"][0] < whole["per_step"]["mse"][10]
+
+
+def test_ensemble_statistics_of_members_symmetric_about_the_truth():
+    from sciml.tasks.trajectory.uncertainty import ensemble_statistics, first_below, pearson
+
+    true = torch.randn(2, 5, 1, 16, dtype=torch.float64)
+    d = torch.randn(2, 5, 1, 16, dtype=torch.float64)
+    stats = ensemble_statistics([true + d, true - d], true)
+    rms = d.pow(2).flatten(2).mean(-1).sqrt()
+    assert all(v.shape == (2, 5) for v in stats.values())
+    assert torch.allclose(stats["spread"], rms * 2 ** 0.5)  # unbiased std of {+d, -d} is sqrt(2)|d|
+    assert torch.allclose(stats["error"], torch.zeros_like(rms), atol=1e-12)  # the mean is the truth
+    same = ensemble_statistics([true, true.clone()], true + 1)
+    assert torch.all(same["spread"] == 0)
+    assert torch.allclose(same["member_correlation"], torch.ones(2, 5, dtype=torch.float64))
+    assert first_below(np.array([[1.0, 0.9, 0.7, 0.9], [1.0, 1.0, 1.0, 1.0]]), 0.8).tolist() == [2, 4]
+    assert pearson(np.arange(5.0), 2 * np.arange(5.0) + 1) == pytest.approx(1.0)
+    assert pearson(np.ones(4), np.arange(4.0)) is None

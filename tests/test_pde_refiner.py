@@ -134,3 +134,33 @@ def test_a_smoke_training_reduces_the_loss_and_validation_picks_a_deterministic_
     assert all(r.get("mse_k3") for r in rows if r.get("loss"))
     val = [float(r["val_loss"]) for r in rows if r.get("val_loss")]
     assert len(val) == 2 and val[1] < val[0] and all(math.isfinite(v) for v in val)
+
+
+def test_evaluation_samples_an_ensemble_and_reports_the_first_seed_unchanged(tmp_path, tiny):
+    from sciml.tasks.trajectory.evaluation import evaluate
+
+    args = [*tiny, "solver.name=pde_refiner", "solver.hidden=8", "solver.channel_mults=[1,2]",
+            "solver.blocks_per_level=1", "trainer.max_steps=10", "run.evaluate=false", "evaluate.rollout_steps=6"]
+    args = [a for a in args if not a.startswith(("solver.modes", "solver.width", "solver.n_layers"))]
+    cfg = load_config(args)
+    run = fit(cfg)
+    single = evaluate(cfg, run)
+    cfg.evaluate.samples = 3
+    ensemble = evaluate(cfg, run)
+    assert ensemble["per_step"]["mse"] == single["per_step"]["mse"]  # the reported rollout is seed 0's
+    unc = ensemble["uncertainty"]
+    assert unc["samples"] == 3 and "uncertainty" not in single
+    assert len(unc["spread"]) == 6 and all(s > 0 for s in unc["spread"])
+    assert len(unc["predicted_decorrelation_time"]) == len(unc["actual_decorrelation_time"]) == 4
+    assert (run / "evaluation" / "uncertainty.png").exists() and (run / "evaluation" / "error_spectra.png").exists()
+    horizons = ensemble["spectra"]["horizons"]
+    assert [h["step"] for h in horizons] == [1, 2, 5, 6] and len(horizons[0]["error"]) == 33
+
+
+def test_a_deterministic_solver_refuses_an_ensemble(tmp_path, tiny):
+    from sciml.tasks.trajectory.evaluation import evaluate
+
+    cfg = load_config([*tiny, "trainer.max_steps=2", "run.evaluate=false", "evaluate.samples=2"])
+    run = fit(cfg)
+    with pytest.raises(ConfigError, match="deterministic"):
+        evaluate(cfg, run)

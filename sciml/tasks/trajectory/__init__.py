@@ -55,6 +55,7 @@ def validate(cfg: Any) -> None:
         _at_least(cfg, key, 1)
     for key in ("task.pushforward", "task.pushforward_every"):
         _at_least(cfg, key, 0)
+    _at_least(cfg, "evaluate.samples", 1)
     task = cfg.task
     if task.horizon < task.pushforward + 1:
         raise ConfigError(f"task.pushforward={task.pushforward} needs task.horizon >= {task.pushforward + 1} "

@@ -36,6 +36,8 @@ class TrajectoryEvaluateConfig:
     split: str = "test"
     checkpoint: str = "best"  # best | last
     rollout_steps: int = 0  # model steps to roll out; 0: as many as the trajectories allow
+    samples: int = 1  # rollouts per trajectory with noise seeds seed, seed + 1, ... (stochastic solvers)
+    seed: int = 0  # noise seed of the first (reported) rollout
     start: int = 0  # model steps of each test trajectory skipped before the history (MP-PDE: 25)
     batch_size: int = 32
     correlation_threshold: float = 0.8  # high-correlation time: first time the mean drops below this

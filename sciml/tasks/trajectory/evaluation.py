@@ -22,6 +22,7 @@ from sciml.data import TrajectoryWindows, open_dataset
 from sciml.errors import ConfigError
 from sciml.solvers import Solver, SolverContext
 from sciml.tasks.trajectory.fit import build_solver
+from sciml.tasks.trajectory.uncertainty import ensemble_statistics, summarise
 from sciml.training import load_checkpoint, select_device
 from sciml.training.run_dir import write_json
 
@@ -59,13 +60,24 @@ def _nan_to_none(values) -> list[float | None]:
     return [None if not math.isfinite(v) else float(v) for v in values]
 
 
+def _members(model: Solver, initial: torch.Tensor, n_steps: int, params, time, samples: int,
+             seed: int) -> list[torch.Tensor]:
+    """``samples`` rollouts with seeds ``seed, seed + 1, ...`` (a deterministic solver: one, unseeded)."""
+    if not model.stochastic:
+        return [model.rollout(initial, n_steps, params, time).float().cpu()]
+    return [model.rollout(initial, n_steps, params, time, seed=seed + s).float().cpu() for s in range(samples)]
+
+
 def rollout_metrics(model: Solver, windows: TrajectoryWindows, history: int, n_steps: int, bound: float,
-                    names: list[str], batch_size: int, device: torch.device, start: int = 0):
+                    names: list[str], batch_size: int, device: torch.device, start: int = 0, samples: int = 1,
+                    seed: int = 0):
     """Roll out every trajectory from the ``history`` frames after ``start``; return per-sample metric arrays
-    ``name -> (N, T)``, unstable steps and an example."""
+    ``name -> (N, T)`` of the first rollout (seed ``seed``), unstable steps, an example, the sample-mean
+    spectra of truth, prediction and error ``(T, K)``, and with ``samples > 1`` the ensemble statistics
+    ``name -> (N, T)`` of :func:`ensemble_statistics` (else None)."""
     per_sample = {name: [] for name in names}
-    unstable, example = [], None
-    spectra_true, spectra_pred = [], []
+    unstable, example, ensemble = [], None, {}
+    spectra = {"true": [], "pred": [], "error": []}
     ndim = len(windows.spatial_shape)
     for batch in DataLoader(windows, batch_size=batch_size, shuffle=False):
         traj = batch["trajectory"]
@@ -73,24 +85,32 @@ def rollout_metrics(model: Solver, windows: TrajectoryWindows, history: int, n_s
         true = traj[:, first:first + n_steps]
         params = batch["params"].to(device) if "params" in batch else None
         time = batch["time"][:, first - 1].to(device)
-        pred = model.rollout(traj[:, start:first].to(device), n_steps, params, time).float().cpu()
-        first = first_unstable_step(pred, bound)
+        members = _members(model, traj[:, start:first].to(device), n_steps, params, time, samples, seed)
         steps = torch.arange(1, n_steps + 1)
-        mask = (first[:, None] > 0) & (steps[None, :] >= first[:, None])  # (B, T) unstable from first on
-        pred = torch.where(mask.view(*mask.shape, *([1] * (pred.dim() - 2))), torch.nan, pred)
+        masks = []
+        for i, member in enumerate(members):
+            unstable_from = first_unstable_step(member, bound)
+            mask = (unstable_from[:, None] > 0) & (steps[None, :] >= unstable_from[:, None])  # (B, T)
+            members[i] = torch.where(mask.view(*mask.shape, *([1] * (member.dim() - 2))), torch.nan, member)
+            masks.append((unstable_from, mask))
+        pred, (first0, mask0) = members[0], masks[0]  # the reported rollout: the first seed
         for name in names:
             values = metrics.get(name)(pred, true)
             if name == "correlation":
-                values = torch.where(mask, 0.0, values)  # a blown-up rollout is decorrelated
+                values = torch.where(mask0, 0.0, values)  # a blown-up rollout is decorrelated
             per_sample[name].append(values)
-        unstable.append(first)
-        spectra_true.append(metrics.energy_spectrum(true, ndim))
-        spectra_pred.append(metrics.energy_spectrum(pred, ndim))
+        if len(members) > 1:
+            for name, values in ensemble_statistics(members, true).items():
+                ensemble.setdefault(name, []).append(values)
+        unstable.append(first0)
+        for key, field in (("true", true), ("pred", pred), ("error", pred - true)):
+            spectra[key].append(metrics.energy_spectrum(field, ndim))
         if example is None:
             example = (true[0, :, 0].numpy(), pred[0, :, 0].numpy())
     out = {name: torch.cat(v).numpy() for name, v in per_sample.items()}
-    spectra = (torch.cat(spectra_true).nanmean(0).numpy(), torch.cat(spectra_pred).nanmean(0).numpy())
-    return out, torch.cat(unstable).numpy(), example, spectra
+    spectra = {key: torch.cat(v).nanmean(0).numpy() for key, v in spectra.items()}
+    ensemble = {name: torch.cat(v).numpy() for name, v in ensemble.items()} or None
+    return out, torch.cat(unstable).numpy(), example, spectra, ensemble
 
 
 def evaluate(cfg: Any, run_dir: Path) -> dict[str, Any]:
@@ -127,8 +147,12 @@ def evaluate_rollouts(model: Solver, step: int, path: Path, run_dir: Path, ev: A
     names = list(ev.metrics)
     if "correlation" not in names:
         names.append("correlation")  # needed for the high-correlation time
-    per_sample, first, example, spectra = rollout_metrics(model, windows, h, n_steps, bound, names,
-                                                          ev.batch_size, device, start)
+    samples, seed = getattr(ev, "samples", 1), getattr(ev, "seed", 0)
+    if samples > 1 and not model.stochastic:
+        raise ConfigError(f"evaluate.samples={samples}, but {type(model).__name__} is deterministic: its rollouts "
+                          "would be identical (samples > 1 needs a stochastic solver, e.g. pde_refiner)")
+    per_sample, first, example, spectra, ensemble = rollout_metrics(
+        model, windows, h, n_steps, bound, names, ev.batch_size, device, start, samples, seed)
     time = np.arange(1, n_steps + 1) * dt_model  # lead time after the last given frame
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)  # all samples unstable at a step: the mean is NaN
@@ -153,12 +177,23 @@ def evaluate_rollouts(model: Solver, step: int, path: Path, run_dir: Path, ev: A
         "per_step": {"time": time.tolist(), **{name: _nan_to_none(v) for name, v in mean.items()},
                      "stable_fraction": (1 - (unstable[:, None] & (np.arange(1, n_steps + 1)[None] >= first[:, None]))
                                          .mean(0)).tolist()},
+        "spectra": _spectra_at(spectra, [s for s in REPORT_STEPS if s < n_steps] + [n_steps], time),
     }
+    if ensemble is not None:
+        results["uncertainty"] = summarise(ensemble, per_sample["correlation"], ev.correlation_threshold,
+                                           dt_model, samples)
     out_dir = run_dir / "evaluation"
     write_json(results, out_dir / "results.json")
     if ev.plots:
         _plots(out_dir, time, per_sample, mean, results, example, spectra, x, windows)
     return results
+
+
+def _spectra_at(spectra: dict[str, np.ndarray], steps: list[int], time: np.ndarray) -> dict[str, Any]:
+    """Sample-mean spectra of truth, prediction and error at the model ``steps`` (1-based)."""
+    return {"k": list(range(spectra["true"].shape[-1])),
+            "horizons": [{"step": s, "time": float(time[s - 1]),
+                          **{key: _nan_to_none(v[s - 1]) for key, v in spectra.items()}} for s in steps]}
 
 
 def _plots(out_dir, time, per_sample, mean, results, example, spectra, x, windows) -> None:
@@ -171,11 +206,19 @@ def _plots(out_dir, time, per_sample, mean, results, example, spectra, x, window
         plots.spacetime_plot(x, time, true, pred, out_dir / "spacetime.png")
     else:
         plots.snapshot_plot(time, true, pred, out_dir / "snapshots.png")
-    k = np.arange(spectra[0].shape[-1])
+    k = np.arange(spectra["true"].shape[-1])
     # spectra were averaged over samples; show them at three times
     picks = np.unique(np.linspace(0, len(time) - 1, 3).round().astype(int))
-    plots.spectrum_plot(k, {float(time[i]): (spectra[0][i], spectra[1][i]) for i in picks},
+    plots.spectrum_plot(k, {float(time[i]): (spectra["true"][i], spectra["pred"][i]) for i in picks},
                         out_dir / "spectra.png")
+    plots.error_spectrum_plot(k, {float(time[i]): (spectra["true"][i], spectra["error"][i]) for i in picks},
+                              out_dir / "error_spectra.png")
+    unc = results.get("uncertainty")
+    if unc is not None:
+        plots.uncertainty_plot(time, np.array(unc["spread"]), np.array(unc["ensemble_mean_rmse"]),
+                               np.array(unc["predicted_decorrelation_time"]),
+                               np.array(unc["actual_decorrelation_time"]), unc["threshold"],
+                               out_dir / "uncertainty.png")
 
 
 def summary(results: dict[str, Any]) -> str:
@@ -197,6 +240,15 @@ def summary(results: dict[str, Any]) -> str:
     lines.append(f"high-correlation time (corr > {hc['threshold']}): {hc['steps']} steps = "
                  f"{hc['time']:.4g} time units{bound}")
     lines.append(f"unstable rollouts: {results['unstable']['count']} of {results['n_trajectories']}")
+    unc = results.get("uncertainty")
+    if unc is not None:
+        def fmt(v):
+            return "n/a" if v is None else f"{v:.3f}"
+        lines.append(f"uncertainty ({unc['samples']} rollouts): spread-error correlation "
+                     f"{fmt(unc['spread_error_correlation'])} (of logs {fmt(unc['spread_error_correlation_log'])}); "
+                     f"members' decorrelation time vs actual: correlation "
+                     f"{fmt(unc['decorrelation_time_correlation'])}, mean |difference| "
+                     f"{unc['decorrelation_time_mean_abs_difference']:.4g} time units")
     if results.get("accumulated_mse") is not None:
         lines.append(f"accumulated error sum_t mean_x (u - u_hat)^2 over the {n} steps: "
                      f"{results['accumulated_mse']:.4g}")

@@ -110,3 +110,28 @@ def test_mp_pde_files_hold_the_forcing_so_a_numerical_solver_can_rerun_a_traject
                           **{k: torch.as_tensor(params[k]) for k in ("alpha", "beta", "gamma")})
     rerun = sim.solve(sim.initial_condition(), torch.tensor(ds.time.values), rtol=1e-6, atol=1e-8)
     np.testing.assert_allclose(average_down(rerun, 20).numpy(), ds.u.values, rtol=1e-5, atol=1e-5)
+
+
+def test_conditional_ks_draws_nu_per_trajectory_and_simulates_each_with_its_own(tmp_path):
+    import torch
+
+    from sciml.sim import KuramotoSivashinsky
+
+    cfg = load_config(["dataset.name=ks1d", f"dataset.root={tmp_path}", *SMALL["ks1d"], "dataset.n_train=4",
+                       "dataset.nu_range=[0.5, 1.5]"]).dataset
+    train = open_dataset(recipes.ensure_dataset(cfg, progress=False)["train"])
+    nu = train.nu.values
+    assert nu.shape == (4,) and ((0.5 <= nu) & (nu <= 1.5)).all() and len(set(nu.tolist())) == 4
+    assert train.attrs["nu_range"].tolist() == [0.5, 1.5] and "nu" not in train.attrs
+    # the trajectory with the smallest nu, from its stored frame 0, against a direct simulation
+    i = int(np.argmin(nu))
+    sim = KuramotoSivashinsky(n=cfg.n, L=cfg.L, nu=float(nu[i]))
+    u0 = torch.as_tensor(train.u.values[i, 0], dtype=torch.float64)[None]
+    again = sim.rollout(u0, 5 * cfg.substeps, cfg.dt / cfg.substeps, save_every=cfg.substeps)[0, -1].numpy()
+    other = KuramotoSivashinsky(n=cfg.n, L=cfg.L, nu=1.5).rollout(u0, 5 * cfg.substeps, cfg.dt / cfg.substeps,
+                                                                  save_every=cfg.substeps)[0, -1].numpy()
+    stored = train.u.values[i, 5]
+    assert np.abs(again - stored).max() < 1e-4 * np.abs(stored).max()  # float32 storage of frame 0
+    assert np.abs(other - stored).max() > 1e-2 * np.abs(stored).max()
+    with pytest.raises(ValueError, match="dataset.nu_range"):
+        load_config(["dataset.name=ks1d", "dataset.nu_range=[1.5, 0.5]"])

@@ -117,9 +117,13 @@ def main(argv: list[str] | None = None) -> None:
     unc = results["PDE-Refiner"].get("uncertainty")
     if unc:
         print()
-        print(f"uncertainty ({unc['samples']} rollouts): spread-error correlation {unc['spread_error_correlation']}, "
-              f"of logs {unc['spread_error_correlation_log']}; predicted vs actual decorrelation time: correlation "
-              f"{unc['decorrelation_time_correlation']}, mean |difference| "
+        def fmt(value):
+            return "n/a" if value is None else f"{value:.3f}"
+
+        print(f"uncertainty ({unc['samples']} rollouts): spread-error correlation "
+              f"{fmt(unc['spread_error_correlation'])}, of logs {fmt(unc['spread_error_correlation_log'])}; "
+              f"predicted vs actual decorrelation time: correlation {fmt(unc['decorrelation_time_correlation'])}, "
+              f"mean |difference| "
               f"{unc['decorrelation_time_mean_abs_difference']:.3g} time units")
     if args.plots:
         plots(results, args.plots, args.refiner_run)

@@ -96,8 +96,8 @@ def uncertainty_plot(time: np.ndarray, spread: np.ndarray, error: np.ndarray, pr
     bx.scatter(actual, predicted, s=14)
     top = float(max(np.max(actual), np.max(predicted), 1e-12)) * 1.05
     bx.plot([0, top], [0, top], color="k", lw=1, ls="--")
-    bx.set(xlabel=f"time the rollout's correlation with the truth drops below {threshold}",
-           ylabel=f"time the members' mutual correlation drops below {threshold}",
+    bx.set(xlabel=f"actual: correlation with the truth < {threshold} (time)",
+           ylabel=f"predicted: members' correlation < {threshold} (time)",
            xlim=(0, top), ylim=(0, top), title="Decorrelation: predicted from the spread vs actual")
     return _save(fig, path)
 

@@ -28,19 +28,27 @@ from sciml.sim.spectral import pad_spectrum_2d
 
 
 def dns_rollout(cfg, w0: torch.Tensor, n: int, n_steps: int, frame_every: int) -> torch.Tensor:
-    """``(B, n_steps, m, m)``: the DNS at ``n^2`` from stored frames ``w0`` ``(B, m, m)``, truncated to ``m^2``
+    """``(B, n_steps, m, m)``: the DNS at ``n^2`` from stored frames ``w0`` ``(B, m, m)``, brought back to ``m^2``
     every ``frame_every`` solver steps of ``cfg.dt``."""
     m = w0.shape[-1]
     sim = simulator(dataclasses.replace(cfg, n_dns=n))
     w = w0.double()
-    if n > m:
-        w = torch.fft.irfft2(pad_spectrum_2d(torch.fft.rfft2(w), n), s=(n, n))
+    if n != m:
+        w = interpolate(w, n)
     frames = []
     with torch.no_grad():
         for _ in range(n_steps):
             w = sim.rollout(w, frame_every, cfg.dt, save_every=frame_every)[..., -1, :, :]
-            frames.append(coarsen(w, m) if n > m else w)
+            frames.append(interpolate(w, m) if n != m else w)
     return torch.stack(frames, dim=1).float()
+
+
+def interpolate(w: torch.Tensor, n: int) -> torch.Tensor:
+    """A periodic field ``(..., m, m)`` on an ``n x n`` grid: spectral truncation (n < m) or zero padding."""
+    m = w.shape[-1]
+    if n < m:
+        return coarsen(w, n)
+    return torch.fft.irfft2(pad_spectrum_2d(torch.fft.rfft2(w), n), s=(n, n))
 
 
 def main(argv: list[str] | None = None) -> dict:

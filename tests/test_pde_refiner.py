@@ -164,3 +164,24 @@ def test_a_deterministic_solver_refuses_an_ensemble(tmp_path, tiny):
     run = fit(cfg)
     with pytest.raises(ConfigError, match="deterministic"):
         evaluate(cfg, run)
+
+
+def test_the_dns_baseline_at_the_truths_own_resolution_reproduces_it(tmp_path):
+    """experiments/kolmogorov_dns_baseline.py: data stored at the DNS grid itself is reproduced from frame 0
+    (correlation 1 to the end); a coarser DNS decorrelates no later."""
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).parents[1] / "experiments" / "kolmogorov_dns_baseline.py"
+    spec = importlib.util.spec_from_file_location("kolmogorov_dns_baseline", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    overrides = ["dataset.name=kolmogorov2d", f"dataset.root={tmp_path}", "dataset.n_dns=32", "dataset.n=32",
+                 "dataset.n_train=1", "dataset.n_valid=1", "dataset.n_test=2", "dataset.steps_train=2",
+                 "dataset.steps_eval=6", "dataset.burn_in=0.5", "dataset.dt=0.02", "dataset.save_dt=0.1",
+                 "task.time_step=2"]
+    out = module.main([*overrides, "--resolutions", "32", "16", "--out", str(tmp_path / "dns.json")])
+    same, coarse = out["baselines"]["dns_32"], out["baselines"]["dns_16"]
+    assert out["rollout_steps"] == 3 and out["dt_model"] == pytest.approx(0.2)
+    assert min(same["correlation"]) > 0.99999 and not same["reached_within_horizon"]
+    assert coarse["correlation"][-1] < same["correlation"][-1]

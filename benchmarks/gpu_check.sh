@@ -21,6 +21,7 @@ tmp=$(mktemp -d)
 section "short ks1d training and rollout on the GPU (AMP, 500 steps, data generation included)" \
   $PY -m sciml.train trainer.device=cuda trainer.max_steps=500 trainer.progress=lines trainer.log_every=100 \
   dataset.root="$tmp/data" run.dir="$tmp/run"
+section "PDE-Refiner rollout cost against the MSE U-Net" $PY benchmarks/pde_refiner_rollout.py --device cuda
 section "ks1d throughput, fp32" $PY benchmarks/throughput.py --device cuda
 section "ks1d throughput, AMP" $PY benchmarks/throughput.py --device cuda --amp
 section "physics-informed iterations, GPU against one CPU thread" $PY benchmarks/pinn_device.py

@@ -98,3 +98,19 @@ def test_physics_informed_pieces_run_on_gpu(tmp_path, args):
     assert (run / "evaluation" / "solution_seed_0.png").stat().st_size > 1000
     if "trainer.lbfgs_steps=5" in args:
         assert result["lbfgs"].startswith("ran 5 of 5")
+
+
+def test_pde_refiner_noise_is_seeded_on_gpu(tmp_path):
+    torch.manual_seed(0)
+    model = build(get("pde_refiner").config(), grid_context((256,), length=64.0, dt=0.8)).cuda().eval()
+    window = torch.randn(4, 1, 1, 256, device="cuda")
+    a, b, c = (model.rollout(window, 3, seed=s) for s in (1, 1, 2))
+    assert a.is_cuda and torch.equal(a, b) and not torch.equal(a, c)
+    batch = {"input": window, "target": torch.randn(4, 1, 1, 256, device="cuda")}
+    assert model.validation_loss(batch)["loss"] == model.validation_loss(batch)["loss"]
+    overrides = {k: v for k, v in (a.split("=", 1) for a in tiny_overrides(tmp_path)) if not k.startswith("solver.")}
+    overrides.update({"solver.name": "pde_refiner", "solver.hidden": 16, "trainer.device": "cuda",
+                      "trainer.max_steps": 20, "evaluate.samples": 2, "evaluate.rollout_steps": 10})
+    run = fit(load_config([f"{k}={v}" for k, v in overrides.items()]))
+    result = evaluate_run(run)
+    assert result["uncertainty"]["samples"] == 2 and result["unstable"]["count"] == 0

@@ -130,7 +130,8 @@ def ensure_dataset(cfg: Any, progress: bool = True, overwrite: bool = False) -> 
 def _parameters(cfg: Any) -> str:
     resolve = get(cfg.name).resolve
     items = asdict(resolve(cfg) if resolve else cfg).items()
-    return ", ".join(f"{k}={v}" for k, v in items if k not in ("name", "root", "device", "batch_size"))
+    return ", ".join(f"{k}={v}" for k, v in items
+                     if k not in ("name", "root", "device", "batch_size") and v is not None and v != [])
 
 
 def _block_source(recipe: DatasetRecipe, cfg: Any, split: str, progress: bool):

@@ -9,6 +9,7 @@ OS and page-faults it back in (1.2-1.7x slower steps from a plain script, docs/b
 from sciml.runtime import tune_cpu_allocator
 from sciml.sim.base import Simulator
 from sciml.sim.burgers import Burgers
+from sciml.sim.combined_burgers import CombinedBurgers, SineForcing, average_down
 from sciml.sim.ks import KuramotoSivashinsky
 from sciml.sim.lorenz96 import Lorenz96, TwoScaleLorenz96, lyapunov_exponents
 from sciml.sim.ns2d import NavierStokes2D
@@ -17,10 +18,13 @@ tune_cpu_allocator()
 
 __all__ = [
     "Burgers",
+    "CombinedBurgers",
     "KuramotoSivashinsky",
     "Lorenz96",
     "NavierStokes2D",
     "Simulator",
+    "SineForcing",
     "TwoScaleLorenz96",
+    "average_down",
     "lyapunov_exponents",
 ]

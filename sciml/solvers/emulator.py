@@ -56,11 +56,14 @@ class NeuralSolver(AutoregressiveSolver):
     def _per_channel(self, stat: torch.Tensor) -> torch.Tensor:
         return stat.view(self.context.channels, *([1] * self.context.ndim))
 
+    def normalised_input(self, window: torch.Tensor) -> torch.Tensor:
+        """``window`` ``(B, H, C, *space)`` normalised per channel and flattened to ``(B, H * C, *space)``."""
+        return ((window - self._per_channel(self.field_mean)) / self._per_channel(self.field_std)).flatten(1, 2)
+
     def network_output(self, window: torch.Tensor, params: torch.Tensor | None = None) -> torch.Tensor:
         """Raw network output (normalised units), ``(B, bundle * C, *space)``."""
-        x = (window - self._per_channel(self.field_mean)) / self._per_channel(self.field_std)
         cond = self.param_scaling(params) if params is not None else None
-        return self.net(x.flatten(1, 2), cond)
+        return self.net(self.normalised_input(window), cond)
 
     def _lead(self, like: torch.Tensor) -> torch.Tensor:
         """``l = 1..bundle`` shaped ``(1, bundle, 1, *1)`` to scale the increments."""

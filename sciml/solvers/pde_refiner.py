@@ -123,12 +123,12 @@ class PDERefiner(NeuralSolver):
     def velocity(self, window: torch.Tensor, y_k: torch.Tensor, k: torch.Tensor,
                  params: torch.Tensor | None) -> torch.Tensor:
         """The network's ``v`` for noisy targets ``y_k`` ``(B, C, *space)`` at refinement steps ``k`` ``(B,)``."""
-        x = (window - self._per_channel(self.field_mean)) / self._per_channel(self.field_std)
+        x = self.normalised_input(window)
         steps = max(self.schedule.steps, 1)
         cond = [k.to(x.dtype)[:, None] / steps, self.scalars.to(x.dtype).expand(len(x), -1)]
         if params is not None:
             cond.append(self.param_scaling(params).to(x.dtype))
-        return self.net(torch.cat([x.flatten(1, 2), y_k], dim=1), torch.cat(cond, dim=1))
+        return self.net(torch.cat([x, y_k], dim=1), torch.cat(cond, dim=1))
 
     def scaled_difference(self, window: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
         """``y = (u(t + Δt) - u(t)) / difference_scale`` for a target frame ``(B, C, *space)``."""
@@ -137,14 +137,11 @@ class PDERefiner(NeuralSolver):
     def refine(self, window: torch.Tensor, params: torch.Tensor | None) -> torch.Tensor:
         """The predicted ``y`` ``(B, C, *space)``: the k = 0 prediction refined K times (K + 1 network calls)."""
         like = window[:, -1]
-        if not self.stochastic:
-            k = torch.zeros(len(window), dtype=torch.long, device=window.device)
-            return self.schedule.denoised(torch.zeros_like(like), self.velocity(window, torch.zeros_like(like),
-                                                                                k, params), k)
         y = None
         for step in range(self.schedule.steps + 1):
             k = torch.full((len(window),), step, dtype=torch.long, device=window.device)
-            y_k = self._noise(like) if y is None else self.schedule.noisy(y, self._noise(like), k)
+            noise = self._noise(like) if self.stochastic else torch.zeros_like(like)  # K = 0: the MSE model
+            y_k = noise if y is None else self.schedule.noisy(y, noise, k)
             y = self.schedule.denoised(y_k, self.velocity(window, y_k, k, params), k)
         return y
 

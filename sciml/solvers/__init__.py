@@ -15,6 +15,7 @@ from typing import Any
 from sciml.registry import Registry
 from sciml.solvers.autoregressive import AutoregressiveSolver
 from sciml.solvers.base import Solver
+from sciml.solvers.cape import CAPEConfig, build_cape, validate_cape
 from sciml.solvers.closure import ClosureSolver, ClosureTraining, PolynomialClosureConfig, build_polynomial
 from sciml.solvers.context import SolverContext, grid_context
 from sciml.solvers.emulator import NeuralSolver
@@ -47,6 +48,7 @@ registry.register("fno", SolverSpec(FNOConfig, build_fno, validate=validate_fno)
 registry.register("unet", SolverSpec(UNetConfig, build_unet, validate=validate_unet))
 registry.register("mp_pde", SolverSpec(MPPDEConfig, build_mp_pde, validate=validate_mp_pde))
 registry.register("pde_refiner", SolverSpec(PDERefinerConfig, build_pde_refiner, validate=validate_pde_refiner))
+registry.register("cape", SolverSpec(CAPEConfig, build_cape, validate=validate_cape))
 registry.register("polynomial", SolverSpec(PolynomialClosureConfig, build_polynomial, ("closure",)))
 registry.register("pinn", SolverSpec(PINNConfig, build_physics_informed, ("collocation",), validate_pinn))
 registry.register("pig", SolverSpec(PIGConfig, build_physics_informed, ("collocation",), validate_pig))

@@ -15,6 +15,8 @@ from sciml.solvers.base import Solver
 from sciml.solvers.context import SolverContext
 from sciml.solvers.unroll import UnrollPlan
 
+Loss = torch.Tensor | dict[str, torch.Tensor]
+
 
 class AutoregressiveSolver(Solver):
     """``u(t + dt .. t + F dt) = F(u(t - (H-1) dt), ..., u(t); params)`` for ``F = frames_per_step``.
@@ -37,8 +39,9 @@ class AutoregressiveSolver(Solver):
 
     # -- what subclasses provide ----------------------------------------------------------------------
     def advance_with_loss(self, window: torch.Tensor, target: torch.Tensor | None, params: torch.Tensor | None,
-                          time: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor | None]:
-        """One model step: the next ``(B, F, C, *space)`` frames and, when ``target`` is given, the loss."""
+                          time: torch.Tensor | None = None) -> tuple[torch.Tensor, Loss | None]:
+        """One model step: the next ``(B, F, C, *space)`` frames and, when ``target`` is given, the loss (a
+        scalar, logged as ``mse``, or named terms ``{name: scalar}``)."""
         raise NotImplementedError
 
     def advance(self, window: torch.Tensor, params: torch.Tensor | None = None,
@@ -80,8 +83,10 @@ class AutoregressiveSolver(Solver):
 
     # -- the contract ---------------------------------------------------------------------------------
     def unrolled_loss(self, window: torch.Tensor, targets: torch.Tensor, params: torch.Tensor | None,
-                      time: torch.Tensor | None, plan: UnrollPlan, skip: int, teacher_forced: int) -> torch.Tensor:
-        """Mean loss over ``plan.graded_steps`` steps after ``skip`` steps rolled out without gradient."""
+                      time: torch.Tensor | None, plan: UnrollPlan, skip: int, teacher_forced: int
+                      ) -> dict[str, torch.Tensor]:
+        """Each loss term's mean over ``plan.graded_steps`` steps after ``skip`` steps rolled out without
+        gradient."""
         f = self.frames_per_step
         if targets.shape[1] < plan.horizon * f:
             raise ValueError(f"windows hold {targets.shape[1]} target frames; the plan needs "
@@ -96,31 +101,32 @@ class AutoregressiveSolver(Solver):
         for j in range(graded):
             target = targets[:, (skip + j) * f:(skip + j + 1) * f]
             prediction, loss = self.advance_with_loss(window, target, params, time)
-            losses.append(loss)
+            losses.append(loss if isinstance(loss, dict) else {"mse": loss})
             if j + 1 < graded:
                 fed = target if j < teacher_forced else prediction
                 window = self.next_window(window, fed if plan.gradient_through_unroll else fed.detach())
                 time = self.later(time)
-        return torch.stack(losses).mean()
+        return {name: torch.stack([terms[name] for terms in losses]).mean() for name in losses[0]}
 
     def training_loss(self, batch: dict[str, torch.Tensor], step: int) -> dict[str, torch.Tensor]:
         window, targets, params = batch["input"], batch["target"], batch.get("params")
         self.check_window(window)
         self.check_params(params, len(window))
         plan = self.plan
-        loss = self.unrolled_loss(window, targets, params, batch.get("time"), plan, plan.pushforward_draw(step),
+        return self.unrolled_loss(window, targets, params, batch.get("time"), plan, plan.pushforward_draw(step),
                                   plan.teacher_forced_inputs(step))
-        return {"mse": loss}
 
     @torch.no_grad()
     def validation_loss(self, batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
-        """The loss of an autoregressive rollout over every target step of the window (no pushforward)."""
+        """The loss (the sum of the terms) of an autoregressive rollout over every target step of the window
+        (no pushforward)."""
         window, targets, params = batch["input"], batch["target"], batch.get("params")
         self.check_window(window)
         self.check_params(params, len(window))
         horizon = targets.shape[1] // self.frames_per_step
         plan = UnrollPlan(horizon=horizon)
-        return {"loss": self.unrolled_loss(window, targets, params, batch.get("time"), plan, 0, 0)}
+        terms = self.unrolled_loss(window, targets, params, batch.get("time"), plan, 0, 0)
+        return {"loss": sum(terms.values())}
 
     @torch.no_grad()
     def rollout(self, initial: torch.Tensor, n_steps: int, params: torch.Tensor | None = None,

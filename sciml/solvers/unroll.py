@@ -40,6 +40,7 @@ class UnrollPlan:
       gradient_through_unroll: backpropagate through the predictions fed back in (else detach them).
       teacher_forcing: ``never`` (autoregressive), ``always``, or ``curriculum``.
       total_steps: training length in optimiser steps (the curriculum's progress is ``step / total_steps``).
+      steps_per_epoch: optimiser steps per epoch (for schedules a solver counts in epochs, e.g. CAPE's warm-up).
       seed: seeds the pushforward draws.
     """
 
@@ -49,6 +50,7 @@ class UnrollPlan:
     gradient_through_unroll: bool = True
     teacher_forcing: str = "never"
     total_steps: int = 1
+    steps_per_epoch: int = 1
     seed: int = 0
 
     def __post_init__(self) -> None:

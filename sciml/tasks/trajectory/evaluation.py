@@ -179,6 +179,9 @@ def evaluate_rollouts(model: Solver, step: int, path: Path, run_dir: Path, ev: A
                                          .mean(0)).tolist()},
         "spectra": _spectra_at(spectra, [s for s in REPORT_STEPS if s < n_steps] + [n_steps], time),
     }
+    by_param = _by_parameter(windows.source.params, per_sample)
+    if by_param:
+        results["by_param"] = by_param
     if ensemble is not None:
         results["uncertainty"] = summarise(ensemble, per_sample["correlation"], ev.correlation_threshold,
                                            dt_model, samples)
@@ -187,6 +190,26 @@ def evaluate_rollouts(model: Solver, step: int, path: Path, run_dir: Path, ev: A
     if ev.plots:
         _plots(out_dir, time, per_sample, mean, results, example, spectra, x, windows)
     return results
+
+
+def _by_parameter(params: dict[str, np.ndarray], per_sample: dict[str, np.ndarray]) -> dict[str, Any]:
+    """Each metric's mean over the rollout and the samples that share a value of a per-sample parameter:
+    ``{name: {"values": [...], "n": [...], metric: [...]}}`` (every parameter the file holds, given to the
+    solver or not; unstable steps left out)."""
+    out = {}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        over_time = {metric: np.nanmean(v, axis=1) for metric, v in per_sample.items()}  # (N,)
+        for name, values in params.items():
+            values = np.asarray(values, dtype=float)
+            unique = np.unique(values)
+            if len(unique) > 64:  # a continuous parameter: the per-sample values are in the file already
+                continue
+            groups = [values == u for u in unique]
+            out[name] = {"values": unique.tolist(), "n": [int(g.sum()) for g in groups],
+                         **{metric: _nan_to_none([np.nanmean(v[g]) for g in groups])
+                            for metric, v in over_time.items()}}
+    return out
 
 
 def _spectra_at(spectra: dict[str, np.ndarray], steps: list[int], time: np.ndarray) -> dict[str, Any]:

@@ -33,7 +33,7 @@ def unroll_plan(cfg: Any, steps_per_epoch: int) -> UnrollPlan:
     every = task.pushforward_every or (steps_per_epoch if task.pushforward else 0)  # MP-PDE: +1 per epoch
     return UnrollPlan(horizon=task.horizon, pushforward=task.pushforward, pushforward_every=every,
                       gradient_through_unroll=task.gradient_through_unroll, teacher_forcing=task.teacher_forcing,
-                      total_steps=cfg.trainer.max_steps, seed=cfg.trainer.seed)
+                      total_steps=cfg.trainer.max_steps, steps_per_epoch=steps_per_epoch, seed=cfg.trainer.seed)
 
 
 def configure_training(solver: Solver, cfg: Any, steps_per_epoch: int) -> None:

@@ -63,7 +63,10 @@ def base_config(cfg: CAPEConfig) -> Any:
     except TypeError as exc:
         raise ConfigError(f"bad solver.base_options for {cfg.base}: {exc}") from None
     if spec.validate is not None:
-        spec.validate(out)
+        try:
+            spec.validate(out)
+        except ConfigError as exc:  # the base's keys live under solver.base_options here
+            raise ConfigError(str(exc).replace("solver.", "solver.base_options.")) from None
     return out
 
 
@@ -109,11 +112,9 @@ class CAPESolver(AutoregressiveSolver):
         self.param_scaling = ParamScaling(context.param_ranges)
         channels = context.history * context.channels
         self.mix = _conv1x1(context.ndim, channels + context.channels, channels)
-        with torch.no_grad():  # start as the identity on the window, blind to the guess
-            self.mix.weight.zero_()
+        with torch.no_grad():  # start as the identity on the window plus a random (PyTorch-initialised) guess term
+            self.mix.weight[:, :channels] = torch.eye(channels).view(channels, channels, *([1] * context.ndim))
             self.mix.bias.zero_()
-            for i in range(channels):
-                self.mix.weight[i, i] = 1.0
         stats = context.stats or {}
         self.register_buffer("field_mean", torch.as_tensor(stats.get("field_mean", [0.0] * context.channels),
                                                            dtype=torch.float32))

@@ -2,11 +2,13 @@
 
 import numpy as np
 import pytest
+import torch
 
 from sciml import recipes
 from sciml.config import load_config
 from sciml.data import open_dataset
 from sciml.data.check import check_file
+from sciml.errors import DataError
 
 SMALL_2D = ["dataset.n_dns=32", "dataset.n=16", "dataset.n_train=2", "dataset.n_valid=1", "dataset.n_test=1",
             "dataset.steps_train=3", "dataset.steps_eval=3", "dataset.burn_in=0.1", "dataset.dt=0.01",
@@ -30,8 +32,10 @@ SMALL = {
 
 
 def test_every_generating_recipe_is_covered():
-    # ``files`` generates nothing (it reads existing files) and is tested in test_mp_pde.py
-    generating = [name for name in recipes.registry.names() if recipes.registry.get(name).simulate is not None]
+    # ``files`` generates nothing (it reads existing files) and is tested in test_mp_pde.py; ``pdebench`` copies
+    # users' PDEBench files (tested below)
+    generating = [name for name in recipes.registry.names()
+                  if recipes.registry.get(name).simulate is not None and name != "pdebench"]
     assert sorted(SMALL) == generating
     assert "files" in recipes.registry.names()
 
@@ -135,3 +139,56 @@ def test_conditional_ks_draws_nu_per_trajectory_and_simulates_each_with_its_own(
     assert np.abs(other - stored).max() > 1e-2 * np.abs(stored).max()
     with pytest.raises(ValueError, match="dataset.nu_range"):
         load_config(["dataset.name=ks1d", "dataset.nu_range=[1.5, 0.5]"])
+
+
+def test_burgers_draws_nu_per_trajectory_and_solves_each_with_its_own(tmp_path):
+    from sciml.sim import Burgers
+
+    args = ["dataset.name=burgers1d", f"dataset.root={tmp_path}", "dataset.n=32", "dataset.n_fine=64",
+            "dataset.L=1.0", "dataset.nus=[0.01,0.1]", "dataset.nus_test=[0.05]", "dataset.viscosity_factor=0.5",
+            "dataset.dt=0.05", "dataset.substeps=10", "dataset.n_train=6", "dataset.n_valid=1", "dataset.n_test=2",
+            "dataset.steps_train=4", "dataset.steps_eval=4"]
+    cfg = load_config(args).dataset
+    paths = recipes.ensure_dataset(cfg, progress=False)
+    train, test = open_dataset(paths["train"]), open_dataset(paths["test"])
+    assert set(train["nu"].values) == {0.01, 0.1} and set(test["nu"].values) == {0.05}
+    # each trajectory is the fine solution with viscosity_factor * nu, every second point kept; the initial
+    # sines (wavenumbers <= 3) are band-limited, so the fine initial state is the coarse one interpolated
+    u = train["u"].values
+    for i in (0, 3):
+        u0 = torch.fft.irfft(torch.fft.rfft(torch.as_tensor(u[i, 0], dtype=torch.float64)), n=64) * 2
+        sim = Burgers(n=64, L=1.0, nu=0.5 * float(train["nu"][i]))
+        fine = sim.rollout(u0[None], 40, 0.005, save_every=10)[0, :, ::2]
+        np.testing.assert_allclose(u[i], fine.numpy(), atol=2e-6)
+    nus = train["nu"].values
+    a, b = np.flatnonzero(nus == 0.01)[0], np.flatnonzero(nus == 0.1)[0]
+    decay = [np.abs(u[j, -1]).max() / np.abs(u[j, 0]).max() for j in (a, b)]
+    assert decay[1] < decay[0]  # more viscous, faster decay
+
+
+def test_pdebench_files_become_splits_with_held_out_parameter_values(tmp_path):
+    import h5py
+
+    for beta in (0.2, 0.4, 2.0):
+        with h5py.File(tmp_path / f"1D_Advection_Sols_beta{beta}.hdf5", "w") as f:
+            f["tensor"] = (np.arange(6 * 11 * 16, dtype=np.float32).reshape(6, 11, 16) + 1000 * beta)
+            f["x-coordinate"] = (np.arange(16) + 0.5) / 16
+            f["t-coordinate"] = np.linspace(0, 2.2, 12)  # one entry more than the data, as PDEBench writes it
+    files = [str(tmp_path / f"1D_Advection_Sols_beta{b}.hdf5") for b in (0.2, 0.4, 2.0)]
+    args = ["dataset.name=pdebench", f"dataset.root={tmp_path / 'data'}", f"dataset.files=[{','.join(files)}]",
+            "dataset.train_values=[0.2,2.0]", "dataset.n_train=3", "dataset.n_valid=1", "dataset.n_test=2",
+            "dataset.space_stride=4", "dataset.time_stride=5"]
+    cfg = load_config(args).dataset
+    paths = recipes.ensure_dataset(cfg, progress=False)
+    train, test = open_dataset(paths["train"]), open_dataset(paths["test"])
+    assert train["beta"].values.tolist() == [0.2] * 3 + [2.0] * 3  # 0.4 is held out
+    assert test["beta"].values.tolist() == [0.2] * 2 + [0.4] * 2 + [2.0] * 2
+    assert train["tensor"].shape == (6, 3, 4) and test["tensor"].shape == (6, 3, 4)
+    np.testing.assert_allclose(train.time.values, [0.0, 1.0, 2.0])
+    # values: the file's own samples 4 and 5 (after 3 train + 1 valid), frames 0, 5, 10, points 0, 4, 8, 12
+    expected = np.arange(6 * 11 * 16).reshape(6, 11, 16)[4:6, ::5, ::4] + 1000 * 0.4
+    np.testing.assert_allclose(test["tensor"].values[2:4], expected)
+    assert test.attrs["dt"] == 1.0 and check_file(paths["test"])[1] == []
+    with pytest.raises(DataError, match="6 samples, the splits need 11"):
+        recipes.ensure_dataset(load_config([*args, "dataset.n_train=8", f"dataset.root={tmp_path / 'd2'}"]).dataset,
+                               progress=False)

@@ -42,6 +42,7 @@ from sciml.recipes.ns2d import (
     resolved,
     validate_ns2d,
 )
+from sciml.recipes.pdebench import PDEBenchConfig, pdebench_layout, pdebench_read, validate_pdebench
 from sciml.recipes.streaming import rollout_to_file
 from sciml.registry import Registry
 
@@ -66,6 +67,7 @@ registry.register("files", DatasetRecipe(FilesConfig, None, None, validate_files
                                          options=file_options))
 registry.register("mp_pde", DatasetRecipe(MPPDEConfig, mp_pde_layout, mp_pde_simulate, validate_mp_pde,
                                           parent=fine, derive=coarsen))
+registry.register("pdebench", DatasetRecipe(PDEBenchConfig, pdebench_layout, pdebench_read, validate_pdebench))
 registry.register("ks1d", DatasetRecipe(KS1DConfig, ks1d_layout, ks1d_simulate, validate_ks1d))
 registry.register("burgers1d", DatasetRecipe(Burgers1DConfig, burgers_layout, burgers_simulate, validate_burgers1d))
 registry.register("lorenz96_two_scale", DatasetRecipe(Lorenz96TwoScaleConfig, l96_layout, l96_simulate, validate_l96))

@@ -189,6 +189,22 @@ def test_pdebench_files_become_splits_with_held_out_parameter_values(tmp_path):
     expected = np.arange(6 * 11 * 16).reshape(6, 11, 16)[4:6, ::5, ::4] + 1000 * 0.4
     np.testing.assert_allclose(test["tensor"].values[2:4], expected)
     assert test.attrs["dt"] == 1.0 and check_file(paths["test"])[1] == []
+    # several parameters per file (2D CFD: M, Eta, Zeta): every varying one is a per-sample parameter
+    cfd = []
+    for m, eta in ((0.1, 0.01), (1.0, 0.01), (0.1, 0.1)):
+        path = tmp_path / f"2D_CFD_Rand_M{m}_Eta{eta}_Zeta0.01_periodic_128_Train.hdf5"
+        with h5py.File(path, "w") as f:
+            for name in ("density", "pressure", "Vx", "Vy"):
+                f[name] = np.random.default_rng(0).random((3, 4, 8, 8), dtype=np.float32) + m
+        cfd.append(str(path))
+    two = load_config(["dataset.name=pdebench", f"dataset.root={tmp_path / 'cfd'}", f"dataset.files=[{','.join(cfd)}]",
+                       f"dataset.train_files=[{cfd[0]},{cfd[1]}]", "dataset.n_train=1", "dataset.n_valid=1",
+                       "dataset.n_test=1"]).dataset
+    test = open_dataset(recipes.ensure_dataset(two, progress=False)["test"])
+    assert test["M"].values.tolist() == [0.1, 1.0, 0.1] and test["Eta"].values.tolist() == [0.01, 0.01, 0.1]
+    assert "Zeta" not in test and set(test.data_vars) >= {"density", "pressure", "Vx", "Vy"}
+    train = open_dataset(recipes.ensure_dataset(two, progress=False)["train"])
+    assert train["M"].values.tolist() == [0.1, 1.0]
     with pytest.raises(DataError, match="6 samples, the splits need 11"):
         recipes.ensure_dataset(load_config([*args, "dataset.n_train=8", f"dataset.root={tmp_path / 'd2'}"]).dataset,
                                progress=False)

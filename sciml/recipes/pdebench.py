@@ -2,11 +2,13 @@
 
 PDEBench ships one file per PDE parameter value (``1D_Advection_Sols_beta0.4.hdf5``,
 ``1D_Burgers_Sols_Nu0.01.hdf5``, ``2D_CFD_Rand_M0.1_Eta0.01_...``); the value is read from the file name by
-the PDEBench reader (:mod:`sciml.data.formats.pdebench`) and becomes a per-sample parameter. From every file
-the first ``n_train`` samples go to the training split, the next ``n_valid`` to validation and the next
-``n_test`` to the test split; only files whose value is in ``train_values`` give training and validation
-samples, so the other values are held out (CAPE's setting). ``space_stride`` and ``time_stride`` subsample as
-CAPE does (1024 -> 128 points: 8; every 5th of 201 frames: 5). The splits are written in our format once.
+the PDEBench reader (:mod:`sciml.data.formats.pdebench`) and becomes a per-sample parameter (every name
+parameter that differs between the files, or those named in ``parameters``). From every file the first
+``n_train`` samples go to the training split, the next ``n_valid`` to validation and the next ``n_test`` to the
+test split; only files whose value is in ``train_values`` (one parameter) or that are listed in
+``train_files`` give training and validation samples, so the others are held out (CAPE's setting).
+``space_stride`` and ``time_stride`` subsample as CAPE does (1024 -> 128 points: 8; every 5th of 201 frames:
+5). The splits are written in our format once.
 """
 
 from __future__ import annotations
@@ -29,8 +31,9 @@ class PDEBenchConfig:
     name: str = "pdebench"
     root: str = "data"
     files: list[str] = field(default_factory=list)  # PDEBench files, one per parameter value
-    parameter: str = ""  # the per-sample parameter read from the file names (empty: the only one that varies)
-    train_values: list[float] = field(default_factory=list)  # values that give train/valid samples (empty: all)
+    parameters: list[str] = field(default_factory=list)  # per-sample parameters (empty: those that vary)
+    train_values: list[float] = field(default_factory=list)  # values that give train/valid samples (one parameter)
+    train_files: list[str] = field(default_factory=list)  # or: the files that give them (empty with no values: all)
     variables: list[str] = field(default_factory=list)  # fields stacked as channels (empty: all)
     n_train: int = 100  # per file
     n_valid: int = 10  # per file
@@ -49,9 +52,11 @@ def validate_pdebench(cfg: PDEBenchConfig) -> None:
     for key in ("n_train", "n_valid"):
         if getattr(cfg, key) < 0:
             raise ConfigError(f"bad value for 'dataset.{key}': {getattr(cfg, key)} (must be >= 0)")
-    missing = [f for f in cfg.files if not Path(f).exists()]
-    if missing:
-        raise ConfigError(f"dataset.files: no such file {missing[0]}")
+    if cfg.train_values and cfg.train_files:
+        raise ConfigError("set dataset.train_values or dataset.train_files, not both")
+    unknown = [f for f in cfg.train_files if f not in cfg.files]
+    if unknown:
+        raise ConfigError(f"dataset.train_files: {unknown[0]} is not one of dataset.files")
 
 
 @lru_cache(maxsize=16)
@@ -63,52 +68,65 @@ def _readers(cfg: PDEBenchConfig) -> list[Source]:
     return [_source(str(f), tuple(cfg.variables)) for f in cfg.files]
 
 
-def parameter_name(cfg: PDEBenchConfig) -> str:
-    """``dataset.parameter``, or the one file-name parameter whose value differs between the files."""
-    if cfg.parameter:
-        return cfg.parameter
+def parameter_names(cfg: PDEBenchConfig) -> list[str]:
+    """``dataset.parameters``, or every file-name parameter whose value differs between the files."""
+    if cfg.parameters:
+        return list(cfg.parameters)
     readers = _readers(cfg)
     varying = sorted({k for r in readers for k in r.params
                       if len({float(q.params[k][0]) for q in readers if k in q.params}) > 1})
-    if len(varying) != 1:
-        raise ConfigError(f"dataset.parameter: the file names carry {varying or 'no varying parameter'}; "
-                          "name the per-sample parameter")
-    return varying[0]
+    if not varying:
+        raise ConfigError("dataset.files: no parameter in the file names differs between the files; name the "
+                          "per-sample parameters in dataset.parameters")
+    return varying
 
 
-def sources(cfg: PDEBenchConfig) -> list[tuple[Source, float]]:
-    """Each file's reader and its parameter value; the files must agree on fields, grid and frames."""
-    name, readers = parameter_name(cfg), _readers(cfg)
+def sources(cfg: PDEBenchConfig) -> list[tuple[Source, tuple[float, ...]]]:
+    """Each file's reader and its parameter values; the files must agree on fields, grid and frames."""
+    names, readers = parameter_names(cfg), _readers(cfg)
     first, out = readers[0], []
     for reader in readers:
-        if name not in reader.params:
-            raise DataError(f"{reader.path}: no parameter {name!r} in the file name")
+        for name in names:
+            if name not in reader.params:
+                raise DataError(f"{reader.path}: no parameter {name!r} in the file name")
         if (reader.variables, reader.spatial_shape, reader.n_times) != (first.variables, first.spatial_shape,
                                                                        first.n_times):
             raise DataError(f"{reader.path}: fields {reader.variables} on {reader.spatial_shape} x {reader.n_times} "
                             f"frames differ from {first.path}'s {first.variables} on {first.spatial_shape} x "
                             f"{first.n_times}")
-        out.append((reader, float(reader.params[name][0])))
+        out.append((reader, tuple(float(reader.params[n][0]) for n in names)))
     return out
 
 
-def _members(cfg: PDEBenchConfig, split: str) -> list[tuple[Source, float, int]]:
-    """``(reader, value, sample)`` of every sample of a split, file by file."""
+def _trains(cfg: PDEBenchConfig, path: Path, values: tuple[float, ...]) -> bool:
+    """Whether a file gives training and validation samples."""
+    if cfg.train_files:
+        return any(Path(f).resolve() == path.resolve() for f in cfg.train_files)
+    if cfg.train_values:
+        if len(values) != 1:
+            raise ConfigError(f"dataset.train_values needs one per-sample parameter, the files carry "
+                              f"{parameter_names(cfg)}: use dataset.train_files")
+        return any(math.isclose(values[0], float(v), rel_tol=1e-9) for v in cfg.train_values)
+    return True
+
+
+def _members(cfg: PDEBenchConfig, split: str) -> list[tuple[Source, tuple[float, ...], int]]:
+    """``(reader, parameter values, sample)`` of every sample of a split, file by file."""
     i = split_index(split)
     first = (0, cfg.n_train, cfg.n_train + cfg.n_valid)[i]
     count = (cfg.n_train, cfg.n_valid, cfg.n_test)[i]
-    held_in = [float(v) for v in cfg.train_values]
     out = []
-    for reader, value in sources(cfg):
-        if split != "test" and held_in and not any(math.isclose(value, v, rel_tol=1e-9) for v in held_in):
+    for reader, values in sources(cfg):
+        if split != "test" and not _trains(cfg, reader.path, values):
             continue
         need = cfg.n_train + cfg.n_valid + cfg.n_test
         if need > reader.n_samples:
             raise DataError(f"{reader.path}: {reader.n_samples} samples, the splits need {need} "
                             f"(n_train + n_valid + n_test per file)")
-        out.extend((reader, value, s) for s in range(first, first + count))
+        out.extend((reader, values, s) for s in range(first, first + count))
     if not out:
-        raise ConfigError(f"the {split} split is empty: no file's value is in dataset.train_values={held_in}")
+        raise ConfigError(f"the {split} split is empty: no file is selected by dataset.train_values or "
+                          "dataset.train_files")
     return out
 
 
@@ -122,7 +140,8 @@ def pdebench_layout(cfg: PDEBenchConfig, split: str) -> SplitLayout:
     space = {d: (reader.coords[d] if d in reader.coords else np.arange(n, dtype=float))[::s]
              for d, n in zip(reader.space_dims, reader.spatial_shape, strict=True)}
     attrs = parameter_attrs(cfg)
-    attrs.pop("param_files")
+    for key in ("param_files", "param_train_files"):
+        attrs.pop(key)
     attrs.update(title=f"PDEBench {reader.path.name.split('_')[0]} ({split})", dataset=cfg.name, split=split,
                  source_files=", ".join(Path(f).name for f in cfg.files), format="pdebench",
                  dt=float(time[1] - time[0]) if len(time) > 1 else 1.0)
@@ -131,10 +150,9 @@ def pdebench_layout(cfg: PDEBenchConfig, split: str) -> SplitLayout:
             attrs[f"L_{d}"] = float((x[1] - x[0]) * len(x))
     if len(space) == 1 and "L_x" in attrs:
         attrs["L"] = attrs["L_x"]
-    name = parameter_name(cfg)
     fields = {v: (len(members), n_times, *space_shape) for v in reader.variables}
-    return SplitLayout(fields=fields, time=np.asarray(time, dtype=float), space=space, attrs=attrs,
-                       params={name: np.array([value for _, value, _ in members])})
+    params = {name: np.array([values[i] for _, values, _ in members]) for i, name in enumerate(parameter_names(cfg))}
+    return SplitLayout(fields=fields, time=np.asarray(time, dtype=float), space=space, attrs=attrs, params=params)
 
 
 def pdebench_read(cfg: PDEBenchConfig, split: str, start: int, stop: int) -> dict[str, np.ndarray]:

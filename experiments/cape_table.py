@@ -1,0 +1,120 @@
+"""The CAPE tables and plots from the runs of experiments/cape.sh.
+
+For each PDE: every model's nRMSE over the rollout (PDEBench's, mean over the 40 predicted frames and the test
+trajectories of a value, then over the values of a class) at parameter values seen in training, at held-out
+values inside the training range (interpolated) and outside it (extrapolated), with parameter counts; the
+curriculum ablation on advection; and a plot of nRMSE against the parameter value per model, held-out
+values marked. Usage: python experiments/cape_table.py [--runs runs/cape] [--plots docs/img/cape]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+from pathlib import Path
+
+import numpy as np
+
+MODELS = [("cape_fno", "CAPE-FNO (width 20)"), ("fno", "FNO (width 36, no parameters)"),
+          ("cond_fno", "conditional FNO (width 36)"), ("cape_unet", "CAPE-U-Net (hidden 8)"),
+          ("unet", "U-Net (hidden 10, no parameters)"), ("cond_unet", "conditional U-Net (hidden 10)")]
+ABLATION = [("cape_fno", "curriculum (teacher forcing -> autoregressive)"),
+            ("cape_fno_teacher_forcing", "teacher forcing only"), ("cape_fno_autoregressive", "autoregressive only")]
+PARAMETER = {"advection": ("beta", "speeds"), "burgers": ("nu", "nus")}
+
+
+def parameter_count(run: Path) -> int:
+    from sciml.config import load_config
+    from sciml.tasks.trajectory.evaluation import load_solver
+
+    import torch
+
+    cfg = load_config([str(run / "config.yaml")])
+    model, _ = load_solver(run, cfg, "best", torch.device("cpu"))
+    return sum(p.numel() for p in model.parameters())
+
+
+def classify(value: float, seen: list[float]) -> str:
+    if any(math.isclose(value, s, rel_tol=1e-9) for s in seen):
+        return "seen"
+    return "interpolated" if min(seen) < value < max(seen) else "extrapolated"
+
+
+def load(run: Path, pde: str) -> dict | None:
+    results = run / "evaluation" / "results.json"
+    if not results.is_file():
+        return None
+    import yaml
+
+    config = yaml.safe_load((run / "config.yaml").read_text())
+    name, key = PARAMETER[pde]
+    seen = [float(v) for v in config["dataset"][key]]
+    by = json.loads(results.read_text())["by_param"][name]
+    classes = {}
+    for value, nrmse in zip(by["values"], by["nrmse"], strict=True):
+        classes.setdefault(classify(value, seen), []).append(nrmse if nrmse is not None else math.nan)
+    return {"values": by["values"], "nrmse": [math.nan if v is None else v for v in by["nrmse"]], "seen": seen,
+            **{c: float(np.mean(v)) for c, v in classes.items()}, "params": parameter_count(run)}
+
+
+def table(rows: list[tuple[str, dict]]) -> str:
+    lines = ["| model | parameters | seen | interpolated | extrapolated |", "|---|---:|---:|---:|---:|"]
+    for label, r in rows:
+        cells = [f"{r.get(c, math.nan):.4f}" for c in ("seen", "interpolated", "extrapolated")]
+        lines.append(f"| {label} | {r['params']:,} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def plot(pde: str, rows: list[tuple[str, str, dict]], out: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(7, 4.2))
+    seen = rows[0][2]["seen"]
+    for key, label, r in rows:
+        style = "-" if "fno" in key else "--"
+        color = {"cape": "C3", "fno": "C0", "cond": "C2", "unet": "C0"}[key.split("_")[0]]
+        ax.plot(r["values"], r["nrmse"], style, color=color, marker="o", label=label)
+    for v in rows[0][2]["values"]:
+        if classify(v, seen) != "seen":
+            ax.axvline(v, color="0.85", lw=6, zorder=0)
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    name = PARAMETER[pde][0]
+    ax.set_xlabel(f"{name} (grey bands: held out in training)")
+    ax.set_ylabel("nRMSE over the rollout")
+    ax.set_title(f"CAPE on 1D {pde}: trained on {name} in {seen}")
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    out.mkdir(parents=True, exist_ok=True)
+    fig.savefig(out / f"{pde}_nrmse_by_parameter.png", dpi=120)
+    plt.close(fig)
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=Path, default=Path("runs/cape"))
+    parser.add_argument("--plots", type=Path, default=None)
+    parser.add_argument("--pdes", nargs="+", default=["advection", "burgers"])
+    args = parser.parse_args(argv)
+    for pde in args.pdes:
+        rows = [(key, label, load(args.runs / f"{pde}_{key}", pde)) for key, label in MODELS]
+        rows = [(k, lbl, r) for k, lbl, r in rows if r is not None]
+        if not rows:
+            continue
+        print(f"\n### {pde}: nRMSE over the rollout\n")
+        print(table([(lbl, r) for _, lbl, r in rows]))
+        if args.plots:
+            plot(pde, rows, args.plots)
+        ablation = [(lbl, load(args.runs / f"{pde}_{key}", pde)) for key, lbl in ABLATION]
+        ablation = [(lbl, r) for lbl, r in ablation if r is not None]
+        if len(ablation) > 1:
+            print(f"\n### {pde}: CAPE-FNO training ablation\n")
+            print(table(ablation))
+
+
+if __name__ == "__main__":
+    main()

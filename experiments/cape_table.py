@@ -25,10 +25,10 @@ PARAMETER = {"advection": ("beta", "speeds"), "burgers": ("nu", "nus")}
 
 
 def parameter_count(run: Path) -> int:
+    import torch
+
     from sciml.config import load_config
     from sciml.tasks.trajectory.evaluation import load_solver
-
-    import torch
 
     cfg = load_config([str(run / "config.yaml")])
     model, _ = load_solver(run, cfg, "best", torch.device("cpu"))

@@ -56,6 +56,18 @@ def test_solver_rollout_on_gpu_matches_cpu(name, monkeypatch):
     torch.testing.assert_close(gpu, cpu, rtol=1e-3, atol=1e-3)
 
 
+def test_cape_rollout_on_gpu_matches_cpu(monkeypatch):
+    monkeypatch.setattr(torch.backends.cudnn, "allow_tf32", False)
+    monkeypatch.setattr(torch.backends.cuda.matmul, "allow_tf32", False)
+    torch.manual_seed(0)
+    cfg = get("cape").config(base_options={"width": 20, "modes": 12}, multiplier=16)
+    model = build(cfg, grid_context((128,), n_params=1)).eval()
+    h, p = torch.randn(4, 1, 1, 128), torch.rand(4, 1)
+    cpu = model.rollout(h, 5, p)
+    gpu = model.cuda().rollout(h.cuda(), 5, p.cuda()).cpu()
+    torch.testing.assert_close(gpu, cpu, rtol=1e-3, atol=1e-3)
+
+
 def test_short_amp_training_on_gpu(tmp_path):
     cfg = load_config(tiny_overrides(tmp_path, **{"trainer.device": "cuda", "trainer.amp": True,
                                                   "trainer.max_steps": 30, "run.evaluate": False}))

@@ -20,6 +20,9 @@ def small_config(name, context=None):
         cfg.hidden, cfg.channel_mults, cfg.blocks_per_level, cfg.norm_groups = 8, [1, 2], 1, 4
     if name == "cape":  # a small CAPE module in front of a small FNO
         cfg.base_options, cfg.multiplier, cfg.modes, cfg.attention_hidden = {"modes": 6, "width": 8}, 2, 4, 8
+    if name in ("le_pde", "le_pde_mamba"):  # small latent models, bundles as long as the history
+        cfg.time_window, cfg.latent, cfg.channels, cfg.blocks = context.history if context else 1, 16, 4, 3
+        cfg.d_state, cfg.latent_noise = 4, 0.0
     if name == "mp_pde":  # bundles as long as the history it is given
         cfg.time_window, cfg.hidden, cfg.layers = context.history if context else 1, 32, 2
     return cfg

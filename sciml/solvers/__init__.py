@@ -20,6 +20,7 @@ from sciml.solvers.closure import ClosureSolver, ClosureTraining, PolynomialClos
 from sciml.solvers.context import SolverContext, grid_context
 from sciml.solvers.emulator import NeuralSolver
 from sciml.solvers.fno import FNOConfig, build_fno, validate_fno
+from sciml.solvers.le_pde import LEPDEConfig, LEPDEMambaConfig, build_le_pde, validate_le_pde
 from sciml.solvers.mp_pde import MPPDEConfig, build_mp_pde, validate_mp_pde
 from sciml.solvers.pde_refiner import PDERefinerConfig, build_pde_refiner, validate_pde_refiner
 from sciml.solvers.physics_informed import (
@@ -49,6 +50,8 @@ registry.register("unet", SolverSpec(UNetConfig, build_unet, validate=validate_u
 registry.register("mp_pde", SolverSpec(MPPDEConfig, build_mp_pde, validate=validate_mp_pde))
 registry.register("pde_refiner", SolverSpec(PDERefinerConfig, build_pde_refiner, validate=validate_pde_refiner))
 registry.register("cape", SolverSpec(CAPEConfig, build_cape, validate=validate_cape))
+registry.register("le_pde", SolverSpec(LEPDEConfig, build_le_pde, validate=validate_le_pde))
+registry.register("le_pde_mamba", SolverSpec(LEPDEMambaConfig, build_le_pde, validate=validate_le_pde))
 registry.register("polynomial", SolverSpec(PolynomialClosureConfig, build_polynomial, ("closure",)))
 registry.register("pinn", SolverSpec(PINNConfig, build_physics_informed, ("collocation",), validate_pinn))
 registry.register("pig", SolverSpec(PIGConfig, build_physics_informed, ("collocation",), validate_pig))

@@ -1,10 +1,10 @@
 """``le_pde`` and ``le_pde_mamba``: latent evolution of PDEs (Wu, Maruyama, Leskovec, NeurIPS 2022) and its
 Mamba variant (LE-PDE++, arXiv 2411.01897).
 
-A window of ``F`` frames (a temporal bundle, as MP-PDE's) is encoded once into a latent vector ``z``; the
-latent evolves, ``z_{t+1} = z_t + G(...)``, and a decoder maps a latent back to the next ``F`` frames only
-when they are asked for. Encoder: a convolution stem, ``blocks`` strided convolutions (kernel 4, stride 2,
-GroupNorm, ELU) with ``channels * 2^i`` channels, flattened and mapped linearly to ``latent`` numbers (the
+A window of ``H`` frames is encoded once into a latent vector ``z``; the latent evolves,
+``z_{t+1} = z_t + G(...)``, and a decoder maps a latent back to the next ``F`` frames (a temporal bundle, as
+MP-PDE's; the released 1D command: H = F = 25, 2D: H = 10, F = 1) only when they are asked for.
+Encoder: a convolution stem, ``blocks`` strided convolutions (kernel 4, stride 2, GroupNorm, ELU) with ``channels * 2^i`` channels, flattened and mapped linearly to ``latent`` numbers (the
 released 1D command: 4 blocks, 32 channels doubling, latent 128; 2D: 16 channels, latent 256). The decoder
 mirrors it with transposed convolutions. PDE parameters enter through a static encoder ``r(p)`` (the released
 1D command feeds the scaled parameters themselves: ``static_latent: 0``).
@@ -16,7 +16,7 @@ mirrors it with transposed convolutions. PDE parameters enter through a static e
 Loss terms (logged separately), on the normalised fields, for a window and its ``M`` next bundles:
 
 - ``multi_step``: ``Σ_m α_m ℓ(h(g^m(q(U_t))), U_{t+m})``, ℓ the RMSE (the released 1D command), α = 1;
-- ``autoencode``: ``ℓ(h(q(U_t)), U_t)`` (``recons_coef``);
+- ``autoencode``: ``ℓ(h(q(U_t)), U_t)``, the last ``F`` frames of the window (``recons_coef``);
 - ``consistency``: ``Σ_m ‖g^m(q(U_t)) − q(U_{t+m})‖² / ‖q(U_{t+m})‖²`` per sample (``consistency_coef``).
 
 The Mamba variant adds ``teacher_forced``: the next latents predicted in parallel from the encoded true
@@ -42,7 +42,7 @@ from sciml.solvers.selective_scan import MambaBlock
 @dataclass
 class LEPDEConfig:
     name: str = "le_pde"
-    time_window: int = 25  # frames in and out per latent step (the temporal bundle); task.history must equal it
+    time_window: int = 25  # frames decoded per latent step (the temporal bundle); task.history >= it (1D: equal)
     latent: int = 128  # latent size (released: 128 in 1D, 256 in 2D)
     channels: int = 32  # encoder channels of the first block, doubled per block (released 1D: 32; 2D: 16)
     blocks: int = 4  # strided convolution blocks
@@ -155,13 +155,13 @@ class LEPDE(AutoregressiveSolver):
 
     def __init__(self, cfg: LEPDEConfig, context: SolverContext):
         super().__init__(context)
-        f, c = cfg.time_window, context.channels
-        if context.history != f:
-            raise ValueError(f"{cfg.name} reads task.history = solver.time_window = {f} frames, got "
-                             f"task.history={context.history}")
+        f, c, h = cfg.time_window, context.channels, context.history
+        if h < f:
+            raise ValueError(f"{cfg.name} decodes solver.time_window = {f} frames and autoencodes the last {f} of "
+                             f"its input: task.history must be >= {f}, got {h}")
         self.cfg = cfg
         self.frames_per_step = f
-        self.encoder = Encoder(f * c, context.spatial_shape, cfg)
+        self.encoder = Encoder(h * c, context.spatial_shape, cfg)
         self.decoder = Decoder(f * c, self.encoder, cfg)
         self.param_scaling = ParamScaling(context.param_ranges)
         p = context.n_params
@@ -235,18 +235,22 @@ class LEPDE(AutoregressiveSolver):
         f, m_max = self.frames_per_step, self.horizon_at(step)
         if targets.shape[1] < m_max * f:
             raise ValueError(f"windows hold {targets.shape[1]} target frames; M = {m_max} steps need {m_max * f}")
+        h = window.shape[1]
+        full = torch.cat([window, targets[:, :m_max * f]], dim=1)
         bundles = [targets[:, m * f:(m + 1) * f] for m in range(m_max)]
+        later_windows = [full[:, (m + 1) * f:(m + 1) * f + h] for m in range(m_max)]  # the input ending at t + m
         z0 = self.encode(window)
         if self.cfg.latent_noise:
             z0 = z0 + self.cfg.latent_noise * torch.randn_like(z0)
         static = self.static_latent(params, z0)
         latents = self.latent_rollout(z0, static, m_max, self.cfg.latent_noise)
-        encoded = [self.encode(b) for b in bundles]
+        encoded = [self.encode(w) for w in later_windows]
         alpha = self.cfg.multi_step
         terms = {
             "multi_step": sum(alpha[m] * self._error(self.decode_normalised(latents[m]), self.normalise(bundles[m]))
                               for m in range(m_max)),
-            "autoencode": self.cfg.recons_coef * self._error(self.decode_normalised(z0), self.normalise(window)),
+            "autoencode": self.cfg.recons_coef * self._error(self.decode_normalised(z0),
+                                                             self.normalise(window[:, -f:])),
             "consistency": self.cfg.consistency_coef * sum(
                 (((latents[m] - encoded[m]) ** 2).sum(-1) / (encoded[m] ** 2).sum(-1).clamp_min(1e-12)).mean()
                 for m in range(m_max)),

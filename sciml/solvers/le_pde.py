@@ -4,8 +4,9 @@ Mamba variant (LE-PDE++, arXiv 2411.01897).
 A window of ``H`` frames is encoded once into a latent vector ``z``; the latent evolves,
 ``z_{t+1} = z_t + G(...)``, and a decoder maps a latent back to the next ``F`` frames (a temporal bundle, as
 MP-PDE's; the released 1D command: H = F = 25, 2D: H = 10, F = 1) only when they are asked for.
-Encoder: a convolution stem, ``blocks`` strided convolutions (kernel 4, stride 2, GroupNorm, ELU) with ``channels * 2^i`` channels, flattened and mapped linearly to ``latent`` numbers (the
-released 1D command: 4 blocks, 32 channels doubling, latent 128; 2D: 16 channels, latent 256). The decoder
+Encoder: a convolution stem, ``blocks`` strided convolutions (kernel 4, stride 2, GroupNorm, ELU) with
+``channels * 2^i`` channels, flattened and mapped linearly to ``latent`` numbers (the released 1D command: 4
+blocks, 32 channels doubling, latent 128; 2D: 16 channels, latent 256). The decoder
 mirrors it with transposed convolutions. PDE parameters enter through a static encoder ``r(p)`` (the released
 1D command feeds the scaled parameters themselves: ``static_latent: 0``).
 

@@ -23,6 +23,7 @@ section "short ks1d training and rollout on the GPU (AMP, 500 steps, data genera
   dataset.root="$tmp/data" run.dir="$tmp/run"
 section "PDE-Refiner rollout cost against the MSE U-Net" $PY benchmarks/pde_refiner_rollout.py --device cuda
 section "CAPE rollout cost against the FNO baselines" $PY benchmarks/cape_rollout.py --device cuda
+section "latent rollouts: LE-PDE, LE-PDE-Mamba, FNO" $PY benchmarks/latent_rollout.py --device cuda
 section "ks1d throughput, fp32" $PY benchmarks/throughput.py --device cuda
 section "ks1d throughput, AMP" $PY benchmarks/throughput.py --device cuda --amp
 section "physics-informed iterations, GPU against one CPU thread" $PY benchmarks/pinn_device.py

@@ -1,12 +1,13 @@
 """Rollout throughput and peak memory of LE-PDE, LE-PDE-Mamba and FNO at matched parameter counts (fixed
 protocol).
 
-1D: MP-PDE's E2 grid (nx = 50, three PDE parameters), bundles of 25 frames in and out (FNO: 25-frame
-bundles, as FNO-PF), 200 frames per rollout. 2D: 64 x 64 vorticity, 10 frames in, one out, 40 frames per
-rollout. FNO widths are chosen to match LE-PDE's parameter count (1D: width 196, 16 modes; 2D: width 104,
-12 modes). Batches 1 and 64; best of 3 rollouts after a warm-up; each measurement runs in its own process,
-so peak memory is the process's maximum resident size above its size before the model was built (weights,
-warm-up and rollouts; CPU) or ``torch.cuda.max_memory_allocated`` during the timed rollouts (CUDA). Prints a table with ratios against LE-PDE measured in the same run.
+1D: MP-PDE's E2 grid (nx = 50, three PDE parameters), bundles of 25 frames in and out (FNO: 25-frame bundles,
+as FNO-PF), 200 frames per rollout. 2D: 64 x 64 vorticity, 10 frames in, one out, 40 frames per rollout. FNO
+widths are chosen to match LE-PDE's parameter count (1D: width 196, 16 modes; 2D: width 104, 12 modes).
+Batches 1 and 64; best of 3 rollouts after a warm-up; each measurement runs in its own process, so peak memory
+is the process's maximum resident size above its size before the model was built (weights, warm-up and
+rollouts; CPU) or ``torch.cuda.max_memory_allocated`` during the timed rollouts (CUDA). Prints a table with
+ratios against LE-PDE measured in the same run.
 
     python benchmarks/latent_rollout.py [--device cuda] [--threads 2] [--dims 1 2]
 """

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 from sciml.registry import Registry
@@ -49,7 +50,8 @@ registry.register("fno", SolverSpec(FNOConfig, build_fno, validate=validate_fno)
 registry.register("unet", SolverSpec(UNetConfig, build_unet, validate=validate_unet))
 registry.register("mp_pde", SolverSpec(MPPDEConfig, build_mp_pde, validate=validate_mp_pde))
 registry.register("pde_refiner", SolverSpec(PDERefinerConfig, build_pde_refiner, validate=validate_pde_refiner))
-registry.register("cape", SolverSpec(CAPEConfig, build_cape, validate=validate_cape))
+registry.register("cape", SolverSpec(CAPEConfig, partial(build_cape, lookup=registry.get),
+                                     validate=partial(validate_cape, lookup=registry.get)))
 registry.register("le_pde", SolverSpec(LEPDEConfig, build_le_pde, validate=validate_le_pde))
 registry.register("le_pde_mamba", SolverSpec(LEPDEMambaConfig, build_le_pde, validate=validate_le_pde))
 registry.register("polynomial", SolverSpec(PolynomialClosureConfig, build_polynomial, ("closure",)))

@@ -16,6 +16,7 @@ The teacher-forcing curriculum and the gradient through the unroll come from the
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field, fields, replace
 from typing import Any
 
@@ -46,13 +47,14 @@ class CAPEConfig:
     warmup_epochs: int = 0  # epochs that train the CAPE module alone
 
 
-def base_config(cfg: CAPEConfig) -> Any:
-    """The base solver's config section from ``solver.base`` and ``solver.base_options``."""
-    from sciml.solvers import registry  # the registry imports this module
+Lookup = Callable[[str], Any]  # solver name -> its SolverSpec (the registry passes its own ``get``)
 
+
+def base_config(cfg: CAPEConfig, lookup: Lookup) -> Any:
+    """The base solver's config section from ``solver.base`` and ``solver.base_options``."""
     if cfg.base not in BASES:
         raise ConfigError(f"bad value for 'solver.base': {cfg.base!r} (choose from {', '.join(BASES)})")
-    spec = registry.get(cfg.base)
+    spec = lookup(cfg.base)
     known = {f.name for f in fields(spec.config)} - {"name"}
     for key in cfg.base_options:
         if key not in known:
@@ -70,8 +72,8 @@ def base_config(cfg: CAPEConfig) -> Any:
     return out
 
 
-def validate_cape(cfg: CAPEConfig) -> None:
-    base_config(cfg)
+def validate_cape(cfg: CAPEConfig, lookup: Lookup) -> None:
+    base_config(cfg, lookup)
     for key in ("multiplier", "modes", "pool", "kernel_taps", "attention_hidden"):
         if getattr(cfg, key) < 1:
             raise ConfigError(f"bad value for 'solver.{key}': {getattr(cfg, key)} (must be >= 1)")
@@ -177,13 +179,11 @@ def _conv1x1(ndim: int, cin: int, cout: int) -> nn.Module:
     return (nn.Conv1d if ndim == 1 else nn.Conv2d)(cin, cout, 1)
 
 
-def build_cape(cfg: CAPEConfig, context: SolverContext) -> CAPESolver:
-    """CAPE in front of ``cfg.base`` built for ``context`` without its parameters."""
-    from sciml.solvers import build  # the registry imports this module
-
+def build_cape(cfg: CAPEConfig, context: SolverContext, lookup: Lookup) -> CAPESolver:
+    """CAPE in front of ``cfg.base`` (found by ``lookup``) built for ``context`` without its parameters."""
     if not context.dx:
         raise ValueError("cape needs the grid spacing (context.dx) for its physical depthwise kernel")
-    base = build(base_config(cfg), replace(context, param_names=(), param_ranges=()))
+    base = lookup(cfg.base).build(base_config(cfg, lookup), replace(context, param_names=(), param_ranges=()))
     if not isinstance(base, AutoregressiveSolver):
         raise ValueError(f"cape needs an autoregressive base solver, {cfg.base} is {type(base).__name__}")
     module = CAPEModule(context.history * context.channels, context.channels, context.n_params, context.dx,

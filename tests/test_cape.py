@@ -157,6 +157,9 @@ def test_relative_l2_is_per_sample_then_averaged():
     target = torch.stack([torch.ones(4), 10 * torch.ones(4)])
     pred = target * torch.tensor([[1.1], [1.3]])
     assert relative_l2(pred, target) == pytest.approx(0.2)
+    # a target that has decayed to zero divides by the floor, not by ~0
+    decayed = torch.stack([torch.zeros(4), torch.ones(4)])
+    assert relative_l2(torch.full((2, 4), 0.01), decayed, floor=0.5).item() == pytest.approx((0.02 / 0.5 + 0.99) / 2)
 
 
 @pytest.mark.parametrize("base", list(BASES))

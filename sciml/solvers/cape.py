@@ -44,6 +44,7 @@ class CAPEConfig:
     attention_hidden: int = 64  # width of the attention MLPs
     output_norm: str = "none"  # none | layer (LayerNorm of the guess over channels and space)
     aux_weight: float = 5.7e-5  # λ of the guess's loss (paper: 5.7e-5 in 1D, 8.34e-5 in 2D)
+    norm_floor: float = 0.1  # relative errors divide by at least this fraction of a typical frame's norm
     warmup_epochs: int = 0  # epochs that train the CAPE module alone
 
 
@@ -82,14 +83,14 @@ def validate_cape(cfg: CAPEConfig, lookup: Lookup) -> None:
     if cfg.output_norm not in OUTPUT_NORMS:
         raise ConfigError(f"bad value for 'solver.output_norm': {cfg.output_norm!r} "
                           f"(choose from {', '.join(OUTPUT_NORMS)})")
-    if cfg.aux_weight < 0 or cfg.warmup_epochs < 0:
-        raise ConfigError("solver.aux_weight and solver.warmup_epochs must be >= 0")
+    if cfg.aux_weight < 0 or cfg.warmup_epochs < 0 or cfg.norm_floor < 0:
+        raise ConfigError("solver.aux_weight, solver.warmup_epochs and solver.norm_floor must be >= 0")
 
 
-def relative_l2(prediction: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-    """``||prediction - target|| / ||target||`` per sample (over every other axis), averaged over the batch."""
+def relative_l2(prediction: torch.Tensor, target: torch.Tensor, floor: float | torch.Tensor = 1e-12) -> torch.Tensor:
+    """``||prediction - target|| / max(||target||, floor)`` per sample (over every other axis), batch mean."""
     err = (prediction.float() - target.float()).flatten(1).norm(dim=1)
-    return (err / target.float().flatten(1).norm(dim=1).clamp_min(1e-12)).mean()
+    return (err / target.float().flatten(1).norm(dim=1).clamp_min(floor)).mean()
 
 
 class CAPESolver(AutoregressiveSolver):
@@ -101,16 +102,19 @@ class CAPESolver(AutoregressiveSolver):
       context: the data, with its PDE parameters.
       aux_weight: λ.
       warmup_epochs: epochs of CAPE-only training (converted to steps by the training plan).
+      norm_floor: relative errors divide by at least ``norm_floor`` times the norm of a typical frame
+        (``sqrt(points) * field_std``): a solution that decays to zero (Burgers at large ν) would otherwise
+        divide by ~0 and dominate the loss.
     """
 
     def __init__(self, module: CAPEModule, base: AutoregressiveSolver, context: SolverContext,
-                 aux_weight: float = 5.7e-5, warmup_epochs: int = 0):
+                 aux_weight: float = 5.7e-5, warmup_epochs: int = 0, norm_floor: float = 0.1):
         super().__init__(context)
         if context.n_params == 0:
             raise ValueError("cape needs the PDE parameters: set task.params (e.g. [beta])")
         self.cape, self.base = module, base
         self.frames_per_step = base.frames_per_step
-        self.aux_weight, self.warmup_epochs = float(aux_weight), int(warmup_epochs)
+        self.aux_weight, self.warmup_epochs, self.norm_floor = float(aux_weight), int(warmup_epochs), norm_floor
         self.param_scaling = ParamScaling(context.param_ranges)
         channels = context.history * context.channels
         self.mix = _conv1x1(context.ndim, channels + context.channels, channels)
@@ -143,19 +147,24 @@ class CAPESolver(AutoregressiveSolver):
         mixed = self.mix(stacked).unflatten(1, (self.context.history, self.context.channels))
         return mixed * self._per_channel(self.field_std, window) + self._per_channel(self.field_mean, window)
 
+    def floor(self, frames: torch.Tensor) -> torch.Tensor:
+        """The norm floor of relative errors over ``frames`` ``(B, F, C, *space)`` (or ``(B, C, *space)``)."""
+        points = frames[0].numel() / self.context.channels
+        return self.norm_floor * (points * (self.field_std.float() ** 2).mean()).sqrt()
+
     def advance_with_loss(self, window, target, params, time=None):
         guess = self.guess(window, params)
         warming = self._warming_up and target is not None
         if warming:
             with torch.no_grad():
                 frames = self.base._advance(self.base_window(window, guess), None, time)
-            return frames, {"cape": relative_l2(guess, target[:, 0])}
+            return frames, {"cape": relative_l2(guess, target[:, 0], self.floor(guess))}
         frames = self.base._advance(self.base_window(window, guess), None, time)
         if target is None:
             return frames, None
-        terms = {"rel_l2": relative_l2(frames, target)}
+        terms = {"rel_l2": relative_l2(frames, target, self.floor(frames))}
         if self._grade_guess and self.aux_weight:
-            terms["cape"] = self.aux_weight * relative_l2(guess, target[:, 0])
+            terms["cape"] = self.aux_weight * relative_l2(guess, target[:, 0], self.floor(guess))
         return frames, terms
 
     def training_loss(self, batch: dict[str, torch.Tensor], step: int) -> dict[str, torch.Tensor]:
@@ -189,7 +198,8 @@ def build_cape(cfg: CAPEConfig, context: SolverContext, lookup: Lookup) -> CAPES
     module = CAPEModule(context.history * context.channels, context.channels, context.n_params, context.dx,
                         multiplier=cfg.multiplier, modes=cfg.modes, pool=cfg.pool, taps=cfg.kernel_taps,
                         attention_hidden=cfg.attention_hidden, output_norm=cfg.output_norm)
-    return CAPESolver(module, base, context, aux_weight=cfg.aux_weight, warmup_epochs=cfg.warmup_epochs)
+    return CAPESolver(module, base, context, aux_weight=cfg.aux_weight, warmup_epochs=cfg.warmup_epochs,
+                      norm_floor=cfg.norm_floor)
 
 
 __all__ = ["CAPEConfig", "CAPESolver", "build_cape", "relative_l2", "validate_cape"]

@@ -74,15 +74,16 @@ def rollout_metrics(model: Solver, windows: TrajectoryWindows, history: int, n_s
     """Roll out every trajectory from the ``history`` frames after ``start``; return per-sample metric arrays
     ``name -> (N, T)`` of the first rollout (seed ``seed``), unstable steps, an example, the sample-mean
     spectra of truth, prediction and error ``(T, K)``, and with ``samples > 1`` the ensemble statistics
-    ``name -> (N, T)`` of :func:`ensemble_statistics` (else None)."""
+    ``name -> (N, T)`` of :func:`ensemble_statistics` (else None), and the truth's mean square ``(N, T)``."""
     per_sample = {name: [] for name in names}
-    unstable, example, ensemble = [], None, {}
+    truth_ms, unstable, example, ensemble = [], [], None, {}
     spectra = {"true": [], "pred": [], "error": []}
     ndim = len(windows.spatial_shape)
     for batch in DataLoader(windows, batch_size=batch_size, shuffle=False):
         traj = batch["trajectory"]
         first = start + history  # the first predicted frame
         true = traj[:, first:first + n_steps]
+        truth_ms.append((true.float() ** 2).flatten(2).mean(-1))
         params = batch["params"].to(device) if "params" in batch else None
         time = batch["time"][:, first - 1].to(device)
         members = _members(model, traj[:, start:first].to(device), n_steps, params, time, samples, seed)
@@ -110,7 +111,7 @@ def rollout_metrics(model: Solver, windows: TrajectoryWindows, history: int, n_s
     out = {name: torch.cat(v).numpy() for name, v in per_sample.items()}
     spectra = {key: torch.cat(v).nanmean(0).numpy() for key, v in spectra.items()}
     ensemble = {name: torch.cat(v).numpy() for name, v in ensemble.items()} or None
-    return out, torch.cat(unstable).numpy(), example, spectra, ensemble
+    return out, torch.cat(unstable).numpy(), example, spectra, ensemble, torch.cat(truth_ms).numpy()
 
 
 def evaluate(cfg: Any, run_dir: Path) -> dict[str, Any]:
@@ -151,7 +152,7 @@ def evaluate_rollouts(model: Solver, step: int, path: Path, run_dir: Path, ev: A
     if samples > 1 and not model.stochastic:
         raise ConfigError(f"evaluate.samples={samples}, but {type(model).__name__} is deterministic: its rollouts "
                           "would be identical (samples > 1 needs a stochastic solver, e.g. pde_refiner)")
-    per_sample, first, example, spectra, ensemble = rollout_metrics(
+    per_sample, first, example, spectra, ensemble, truth_ms = rollout_metrics(
         model, windows, h, n_steps, bound, names, ev.batch_size, device, start, samples, seed)
     time = np.arange(1, n_steps + 1) * dt_model  # lead time after the last given frame
     with warnings.catch_warnings():
@@ -179,7 +180,7 @@ def evaluate_rollouts(model: Solver, step: int, path: Path, run_dir: Path, ev: A
                                          .mean(0)).tolist()},
         "spectra": _spectra_at(spectra, [s for s in REPORT_STEPS if s < n_steps] + [n_steps], time),
     }
-    by_param = _by_parameter(windows.source.params, per_sample)
+    by_param = _by_parameter(windows.source.params, per_sample, truth_ms, first)
     if by_param:
         results["by_param"] = by_param
     if ensemble is not None:
@@ -192,14 +193,21 @@ def evaluate_rollouts(model: Solver, step: int, path: Path, run_dir: Path, ev: A
     return results
 
 
-def _by_parameter(params: dict[str, np.ndarray], per_sample: dict[str, np.ndarray]) -> dict[str, Any]:
+def _by_parameter(params: dict[str, np.ndarray], per_sample: dict[str, np.ndarray], truth_ms: np.ndarray,
+                  unstable_from: np.ndarray) -> dict[str, Any]:
     """Each metric's mean over the rollout and the samples that share a value of a per-sample parameter:
-    ``{name: {"values": [...], "n": [...], metric: [...]}}`` (every parameter the file holds, given to the
-    solver or not; unstable steps left out)."""
+    ``{name: {"values": [...], "n": [...], "unstable": [...], "rel_l2": [...], metric: [...]}}`` (every
+    parameter the file holds, given to the solver or not; unstable steps left out). ``rel_l2`` is the relative
+    L2 error of the whole rollout, ``sqrt(Σ_t mse_t / Σ_t mean_x u_t²)`` per stable sample: unlike the
+    per-frame nRMSE it stays finite when the solution decays to zero."""
     out = {}
+    stable = unstable_from == 0
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
         over_time = {metric: np.nanmean(v, axis=1) for metric, v in per_sample.items()}  # (N,)
+        if "mse" in per_sample:
+            rel = np.sqrt(per_sample["mse"].sum(axis=1) / truth_ms.sum(axis=1))
+            over_time["rel_l2"] = np.where(stable, rel, np.nan)
         for name, values in params.items():
             values = np.asarray(values, dtype=float)
             unique = np.unique(values)
@@ -207,6 +215,7 @@ def _by_parameter(params: dict[str, np.ndarray], per_sample: dict[str, np.ndarra
                 continue
             groups = [values == u for u in unique]
             out[name] = {"values": unique.tolist(), "n": [int(g.sum()) for g in groups],
+                         "unstable": [int((g & ~stable).sum()) for g in groups],
                          **{metric: _nan_to_none([np.nanmean(v[g]) for g in groups])
                             for metric, v in over_time.items()}}
     return out

@@ -6,7 +6,8 @@ rollouts only, the unstable ones counted) at parameter values seen in training, 
 training range (interpolated) and outside it (extrapolated), with parameter counts; the curriculum ablation on
 advection; and a plot of the error against the parameter value per model, held-out values marked. (PDEBench's
 per-frame nRMSE divides by the frame's norm, which is ~0 once Burgers at large ν has decayed: it is in
-results.json as ``nrmse`` but not used here.) Usage: python experiments/cape_table.py [--runs runs/cape] [--plots docs/img/cape]
+results.json as ``nrmse`` but not used here.)
+Usage: python experiments/cape_table.py [--runs runs/cape] [--plots docs/img/cape]
 """
 
 from __future__ import annotations

@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -54,6 +55,9 @@ def load(run: Path, pde: str) -> dict | None:
     name, key = PARAMETER[pde]
     seen = [float(v) for v in config["dataset"][key]]
     by = json.loads(results.read_text())["by_param"][name]
+    if "rel_l2" not in by:
+        print(f"{run}: evaluated before rel_l2 existed; run python -m sciml.evaluate {run}", file=sys.stderr)
+        return None
     classes, unstable = {}, {}
     for value, error, bad in zip(by["values"], by["rel_l2"], by["unstable"], strict=True):
         kind = classify(value, seen)

@@ -45,6 +45,7 @@ class CAPEConfig:
     output_norm: str = "none"  # none | layer (LayerNorm of the guess over channels and space)
     aux_weight: float = 5.7e-5  # λ of the guess's loss (paper: 5.7e-5 in 1D, 8.34e-5 in 2D)
     norm_floor: float = 0.1  # relative errors divide by at least this fraction of a typical frame's norm
+    loss: str = "rel_l2"  # rel_l2 (the paper's) | base (the base solver's own loss, e.g. FNO's normalised MSE)
     warmup_epochs: int = 0  # epochs that train the CAPE module alone
 
 
@@ -83,6 +84,8 @@ def validate_cape(cfg: CAPEConfig, lookup: Lookup) -> None:
     if cfg.output_norm not in OUTPUT_NORMS:
         raise ConfigError(f"bad value for 'solver.output_norm': {cfg.output_norm!r} "
                           f"(choose from {', '.join(OUTPUT_NORMS)})")
+    if cfg.loss not in ("rel_l2", "base"):
+        raise ConfigError(f"bad value for 'solver.loss': {cfg.loss!r} (rel_l2 or base)")
     if cfg.aux_weight < 0 or cfg.warmup_epochs < 0 or cfg.norm_floor < 0:
         raise ConfigError("solver.aux_weight, solver.warmup_epochs and solver.norm_floor must be >= 0")
 
@@ -102,19 +105,21 @@ class CAPESolver(AutoregressiveSolver):
       context: the data, with its PDE parameters.
       aux_weight: λ.
       warmup_epochs: epochs of CAPE-only training (converted to steps by the training plan).
+      loss: ``rel_l2`` (the paper's) or ``base`` (the base solver's own loss in place of the first term).
       norm_floor: relative errors divide by at least ``norm_floor`` times the norm of a typical frame
         (``sqrt(points) * field_std``): a solution that decays to zero (Burgers at large ν) would otherwise
         divide by ~0 and dominate the loss.
     """
 
     def __init__(self, module: CAPEModule, base: AutoregressiveSolver, context: SolverContext,
-                 aux_weight: float = 5.7e-5, warmup_epochs: int = 0, norm_floor: float = 0.1):
+                 aux_weight: float = 5.7e-5, warmup_epochs: int = 0, norm_floor: float = 0.1, loss: str = "rel_l2"):
         super().__init__(context)
         if context.n_params == 0:
             raise ValueError("cape needs the PDE parameters: set task.params (e.g. [beta])")
         self.cape, self.base = module, base
         self.frames_per_step = base.frames_per_step
         self.aux_weight, self.warmup_epochs, self.norm_floor = float(aux_weight), int(warmup_epochs), norm_floor
+        self.loss = loss
         self.param_scaling = ParamScaling(context.param_ranges)
         channels = context.history * context.channels
         self.mix = _conv1x1(context.ndim, channels + context.channels, channels)
@@ -159,10 +164,14 @@ class CAPESolver(AutoregressiveSolver):
             with torch.no_grad():
                 frames = self.base._advance(self.base_window(window, guess), None, time)
             return frames, {"cape": relative_l2(guess, target[:, 0], self.floor(guess))}
-        frames = self.base._advance(self.base_window(window, guess), None, time)
-        if target is None:
-            return frames, None
-        terms = {"rel_l2": relative_l2(frames, target, self.floor(frames))}
+        if self.loss == "base" and target is not None:
+            frames, base_loss = self.base.advance_with_loss(self.base_window(window, guess), target, None, time)
+            terms = {"base": base_loss}
+        else:
+            frames = self.base._advance(self.base_window(window, guess), None, time)
+            if target is None:
+                return frames, None
+            terms = {"rel_l2": relative_l2(frames, target, self.floor(frames))}
         if self._grade_guess and self.aux_weight:
             terms["cape"] = self.aux_weight * relative_l2(guess, target[:, 0], self.floor(guess))
         return frames, terms
@@ -199,7 +208,7 @@ def build_cape(cfg: CAPEConfig, context: SolverContext, lookup: Lookup) -> CAPES
                         multiplier=cfg.multiplier, modes=cfg.modes, pool=cfg.pool, taps=cfg.kernel_taps,
                         attention_hidden=cfg.attention_hidden, output_norm=cfg.output_norm)
     return CAPESolver(module, base, context, aux_weight=cfg.aux_weight, warmup_epochs=cfg.warmup_epochs,
-                      norm_floor=cfg.norm_floor)
+                      norm_floor=cfg.norm_floor, loss=cfg.loss)
 
 
 __all__ = ["CAPEConfig", "CAPESolver", "build_cape", "relative_l2", "validate_cape"]

@@ -22,8 +22,9 @@ from pathlib import Path
 import numpy as np
 
 MODELS = [("cape_fno", "CAPE-FNO (width 20)"), ("cape_fno_base_loss", "CAPE-FNO trained with the FNO's loss"),
-          ("fno", "FNO (width 36, no parameters)"), ("cond_fno", "conditional FNO (width 36)"), ("cape_unet", "CAPE-U-Net (hidden 8)"),
-          ("unet", "U-Net (hidden 10, no parameters)"), ("cond_unet", "conditional U-Net (hidden 10)")]
+          ("fno", "FNO (width 36, no parameters)"), ("cond_fno", "conditional FNO (width 36)"),
+          ("cape_unet", "CAPE-U-Net (hidden 8)"), ("unet", "U-Net (hidden 10, no parameters)"),
+          ("cond_unet", "conditional U-Net (hidden 10)")]
 ABLATION = [("cape_fno", "curriculum (teacher forcing -> autoregressive)"),
             ("cape_fno_teacher_forcing", "teacher forcing only"), ("cape_fno_autoregressive", "autoregressive only")]
 PARAMETER = {"advection": ("beta", "speeds"), "burgers": ("nu", "nus")}

@@ -2,7 +2,7 @@
 experiments/mp_pde_burgers.sh for E2, when present).
 
 E2 at nx = 50: accumulated error Σ_t mean_x (u − û)² over frames 50–249 (MP-PDE's table), parameters.
-2D vorticity: relative L2 (nRMSE) averaged over the 20 predicted frames and at the last one, per ν.
+2D vorticity: relative L2 (nRMSE) averaged over the 21 predicted frames and at the last one, per ν.
 Usage: python experiments/le_pde_table.py [--runs runs]
 """
 
@@ -52,7 +52,7 @@ def main(argv: list[str] | None = None) -> None:
                 rows.append(f"| {label} | {parameter_count(args.runs / run):,} | {np.nanmean(nrmse):.4f} | "
                             f"{nrmse[-1]:.4f} | {r['unstable']['count']} |")
         if rows:
-            print(f"\n### 2D vorticity, nu = {nu}: relative L2 over the 20 predicted frames\n")
+            print(f"\n### 2D vorticity, nu = {nu}: relative L2 over the 21 predicted frames\n")
             print("| model | parameters | mean | last frame | unstable |")
             print("|---|---:|---:|---:|---:|")
             print("\n".join(rows))

@@ -158,14 +158,16 @@ def pdebench_layout(cfg: PDEBenchConfig, split: str) -> SplitLayout:
 def pdebench_read(cfg: PDEBenchConfig, split: str, start: int, stop: int) -> dict[str, np.ndarray]:
     members = _members(cfg, split)[start:stop]
     s = cfg.space_stride
-    blocks = []
-    for reader, _, sample in members:
-        handle = reader.open()
-        try:
-            block = reader.read(handle, sample, slice(None, None, cfg.time_stride))  # (T, C, *space)
-        finally:
+    blocks, handles = [], {}
+    try:
+        for reader, _, sample in members:  # one open file per reader for the whole block
+            if reader.path not in handles:
+                handles[reader.path] = reader.open()
+            block = reader.read(handles[reader.path], sample, slice(None, None, cfg.time_stride))  # (T, C, *space)
+            blocks.append(block[(slice(None), slice(None), *[slice(None, None, s)] * (block.ndim - 2))])
+    finally:
+        for handle in handles.values():
             handle.close()
-        blocks.append(block[(slice(None), slice(None), *[slice(None, None, s)] * (block.ndim - 2))])
     stacked = np.stack(blocks)  # (B, T, C, *space)
     variables = members[0][0].variables
     return {v: stacked[:, :, i] for i, v in enumerate(variables)}

@@ -209,16 +209,19 @@ class LEPDE(AutoregressiveSolver):
         """One latent step ``z_{t+1} = z_t + MLP([z_t, r(p)])``."""
         return z + self.evolution(torch.cat([z, static], dim=-1))
 
-    def latent_rollout(self, z0: torch.Tensor, static: torch.Tensor, steps: int, noise: float = 0.0
-                       ) -> list[torch.Tensor]:
-        """``steps`` latents after ``z0``."""
-        out, z = [], z0
+    def latents(self, z0: torch.Tensor, static: torch.Tensor, steps: int, noise: float = 0.0):
+        """Yield the ``steps`` latents after ``z0`` (Gaussian noise of std ``noise`` added to each in training)."""
+        z = z0
         for _ in range(steps):
             z = self.evolve(z, static)
             if noise:
                 z = z + noise * torch.randn_like(z)
-            out.append(z)
-        return out
+            yield z
+
+    def latent_rollout(self, z0: torch.Tensor, static: torch.Tensor, steps: int, noise: float = 0.0
+                       ) -> list[torch.Tensor]:
+        """``steps`` latents after ``z0``."""
+        return list(self.latents(z0, static, steps, noise))
 
     def _error(self, pred: torch.Tensor, true: torch.Tensor) -> torch.Tensor:
         mse = ((pred.float() - true.float()) ** 2).mean()
@@ -303,10 +306,7 @@ class LEPDE(AutoregressiveSolver):
 
     def iterate_latents(self, initial: torch.Tensor, params: torch.Tensor | None, steps: int):
         z = self.encode(initial)
-        static = self.static_latent(params, z)
-        for _ in range(steps):
-            z = self.evolve(z, static)
-            yield z
+        yield from self.latents(z, self.static_latent(params, z), steps)
 
 
 class LEPDEMamba(LEPDE):
@@ -329,28 +329,18 @@ class LEPDEMamba(LEPDE):
         stage = min(int((step - 1) / max(self.plan.total_steps, 1) * len(stages)), len(stages) - 1)
         return min(stages[stage], self.plan.horizon)
 
-    def latent_rollout(self, z0, static, steps, noise=0.0):
-        out, z = [], z0
-        state = self.mamba.initial_state(len(z0), z0)
+    def latents(self, z0, static, steps, noise=0.0):
+        """The recurrent form: the Mamba state carries the latent history, constant cost per step."""
+        z, state = z0, self.mamba.initial_state(len(z0), z0)
         for _ in range(steps):
             y, state = self.mamba.step(self._tokens(z, static), state)
             z = z + y
             if noise:
                 z = z + noise * torch.randn_like(z)
-            out.append(z)
-        return out
+            yield z
 
     def evolve(self, z, static):
-        return self.latent_rollout(z, static, 1)[0]
-
-    def iterate_latents(self, initial, params, steps):
-        z = self.encode(initial)
-        static = self.static_latent(params, z)
-        state = self.mamba.initial_state(len(z), z)
-        for _ in range(steps):
-            y, state = self.mamba.step(self._tokens(z, static), state)
-            z = z + y
-            yield z
+        return next(self.latents(z, static, 1))
 
     def extra_terms(self, z0, encoded, bundles, static):
         """The parallel form: next latents from the encoded true history ``z_0, q(U_{t+1}), ...``."""

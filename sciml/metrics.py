@@ -99,5 +99,44 @@ def high_correlation_steps(mean_corr: torch.Tensor, threshold: float = 0.8) -> t
     return int(torch.nonzero(below)[0, 0]), True
 
 
+def steps_below(values: torch.Tensor, threshold: float) -> tuple[int, bool]:
+    """Steps before ``values`` ``(T,)`` (step 1 first) first reach ``threshold`` (e.g. an ensemble RMSE
+    reaching the climatological standard deviation). Returns ``(steps, reached)`` as
+    :func:`high_correlation_steps` does; NaN counts as reached."""
+    reached = ~(values < threshold)
+    if not reached.any():
+        return int(values.numel()), False
+    return int(torch.nonzero(reached)[0, 0]), True
+
+
+# -- long-run (climate) statistics of a trajectory ensemble ---------------------------------------------------
+def autocorrelation(x: torch.Tensor, max_lag: int) -> torch.Tensor:
+    """``(max_lag + 1,)``: the autocorrelation of ``x`` ``(B, T, *space)`` at time lags 0..max_lag (in
+    steps), pooled over samples and points (each about the pooled mean, normalised by the pooled variance)."""
+    if max_lag >= x.shape[1]:
+        raise ValueError(f"max_lag={max_lag} needs more than {x.shape[1]} time steps")
+    anomaly = x - x.mean()
+    variance = anomaly.pow(2).mean()
+    return torch.stack([(anomaly[:, : x.shape[1] - lag] * anomaly[:, lag:]).mean() / variance
+                        for lag in range(max_lag + 1)])
+
+
+def histogram_density(x: torch.Tensor, edges: torch.Tensor) -> torch.Tensor:
+    """The probability density of every value of ``x`` on the bins ``edges`` ``(n + 1,)``: ``(n,)``; values
+    outside the bins count in the normalisation (so a run that leaves the truth's range scores worse)."""
+    counts = torch.histc(x.double().clamp(edges[0] - 1, edges[-1] + 1), bins=len(edges) - 1,
+                         min=float(edges[0]), max=float(edges[-1]))
+    return counts / (x.numel() * (edges[1:] - edges[:-1]).double())
+
+
+def hellinger_distance(p: torch.Tensor, q: torch.Tensor, edges: torch.Tensor) -> float:
+    """Hellinger distance between two densities on the same bins (0: equal, 1: disjoint); the mass outside
+    the bins counts as one more bin."""
+    width = (edges[1:] - edges[:-1]).double()
+    outside_p, outside_q = ((1 - (d.double() * width).sum()).clamp_min(0) for d in (p, q))
+    overlap = ((p.double() * q.double()).sqrt() * width).sum() + (outside_p * outside_q).sqrt()
+    return float((1 - overlap).clamp_min(0).sqrt())
+
+
 def get(name: str) -> Metric:
     return registry.get(name)

@@ -36,20 +36,38 @@ class Simulator(torch.nn.Module):
         dt: float,
         closure: Closure | None = None,
         save_every: int = 1,
+        checkpoint_every: int = 0,
     ) -> torch.Tensor:
         """Advance ``n_steps`` steps of size ``dt`` and keep every ``save_every``-th state.
 
         Returns ``(*batch, T, *space)`` with ``T = n_steps // save_every + 1``: the initial state
-        first, then the saved states. Differentiable with respect to ``state``.
+        first, then the saved states. Differentiable with respect to ``state`` and to the closure's
+        parameters; ``checkpoint_every > 0`` recomputes segments of that many steps in the backward pass
+        (``torch.utils.checkpoint``, non-reentrant) instead of keeping every stage's activations.
         """
-        if n_steps < 0 or save_every < 1:
-            raise ValueError(f"need n_steps >= 0 and save_every >= 1, got {n_steps} and {save_every}")
+        if n_steps < 0 or save_every < 1 or checkpoint_every < 0:
+            raise ValueError(f"need n_steps >= 0, save_every >= 1 and checkpoint_every >= 0, got {n_steps}, "
+                             f"{save_every} and {checkpoint_every}")
         n_space = self.space_dims
-        saved = [state]
-        for i in range(1, n_steps + 1):
-            state = self.step(state, dt, closure=closure)
-            if i % save_every == 0:
-                check_finite(state, type(self).__name__, i - save_every, i, dt)
+
+        def advance(x: torch.Tensor, count: int) -> torch.Tensor:
+            for _ in range(count):
+                x = self.step(x, dt, closure=closure)
+            return x
+
+        saved, done = [state], 0
+        while done < n_steps:
+            count = min(save_every - done % save_every, n_steps - done)
+            if checkpoint_every and torch.is_grad_enabled():
+                from torch.utils.checkpoint import checkpoint
+
+                count = min(count, checkpoint_every)
+                state = checkpoint(advance, state, count, use_reentrant=False)
+            else:
+                state = advance(state, count)
+            done += count
+            if done % save_every == 0:
+                check_finite(state, type(self).__name__, done - save_every, done, dt)
                 saved.append(state)
         return torch.stack(saved, dim=state.dim() - n_space)
 

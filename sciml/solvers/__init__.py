@@ -17,11 +17,19 @@ from sciml.registry import Registry
 from sciml.solvers.autoregressive import AutoregressiveSolver
 from sciml.solvers.base import Solver
 from sciml.solvers.cape import CAPEConfig, build_cape, validate_cape
-from sciml.solvers.closure import ClosureSolver, ClosureTraining, PolynomialClosureConfig, build_polynomial
+from sciml.solvers.closure import (
+    ClosureSolver,
+    ClosureTraining,
+    LocalMLPClosureConfig,
+    PolynomialClosureConfig,
+    build_local_mlp,
+    build_polynomial,
+)
 from sciml.solvers.context import SolverContext, grid_context
 from sciml.solvers.emulator import NeuralSolver
 from sciml.solvers.fno import FNOConfig, build_fno, validate_fno
 from sciml.solvers.le_pde import LEPDEConfig, LEPDEMambaConfig, build_le_pde, validate_le_pde
+from sciml.solvers.mno import MNOConfig, build_mno, validate_mno
 from sciml.solvers.mp_pde import MPPDEConfig, build_mp_pde, validate_mp_pde
 from sciml.solvers.pde_refiner import PDERefinerConfig, build_pde_refiner, validate_pde_refiner
 from sciml.solvers.physics_informed import (
@@ -55,6 +63,8 @@ registry.register("cape", SolverSpec(CAPEConfig, partial(build_cape, lookup=regi
 registry.register("le_pde", SolverSpec(LEPDEConfig, build_le_pde, validate=validate_le_pde))
 registry.register("le_pde_mamba", SolverSpec(LEPDEMambaConfig, build_le_pde, validate=validate_le_pde))
 registry.register("polynomial", SolverSpec(PolynomialClosureConfig, build_polynomial, ("closure",)))
+registry.register("local_mlp", SolverSpec(LocalMLPClosureConfig, build_local_mlp, ("closure",)))
+registry.register("mno", SolverSpec(MNOConfig, build_mno, ("closure",), validate_mno))
 registry.register("pinn", SolverSpec(PINNConfig, build_physics_informed, ("collocation",), validate_pinn))
 registry.register("pig", SolverSpec(PIGConfig, build_physics_informed, ("collocation",), validate_pig))
 

@@ -35,6 +35,8 @@ class ClosureTraining:
       horizon_start: a posteriori, the unroll length at the start of training; it grows linearly to
         ``horizon`` over ``total_steps``.
       total_steps: training length in optimiser steps.
+      checkpoint_every: a posteriori, simulator steps per recomputed segment in the backward pass (0: keep
+        every step's activations).
     """
 
     mode: str = "a_priori"
@@ -42,6 +44,7 @@ class ClosureTraining:
     horizon: int = 1
     horizon_start: int = 1
     total_steps: int = 1
+    checkpoint_every: int = 0
 
     def unroll(self, step: int) -> int:
         """Model steps unrolled at optimiser step ``step`` (1-based)."""
@@ -81,8 +84,9 @@ class ClosureSolver(Solver):
         """``(B, n_steps, *space)``: the coarse simulator plus the closure, from ``state`` ``(B, *space)``."""
         plan = self.training_plan
         dt = self.context.dt / plan.substeps
+        segments = {"checkpoint_every": plan.checkpoint_every} if plan.checkpoint_every else {}
         frames = self.simulator.rollout(state, n_steps * plan.substeps, dt, closure=self.closure,
-                                        save_every=plan.substeps)
+                                        save_every=plan.substeps, **segments)
         return frames.movedim(-1 - self.context.ndim, 1)[:, 1:]
 
     def _a_priori(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
@@ -138,3 +142,42 @@ class PolynomialClosure(ClosureSolver):
 
 def build_polynomial(cfg: PolynomialClosureConfig, context: SolverContext) -> PolynomialClosure:
     return PolynomialClosure(cfg, context)
+
+
+@dataclass
+class LocalMLPClosureConfig:
+    """A per-point MLP of the state at a point and ``stencil`` neighbours each side (the same weights at every
+    point: a local closure, the usual ML baseline against non-local ones such as the MNO)."""
+
+    name: str = "local_mlp"
+    stencil: int = 0  # neighbours each side seen by the MLP (0: the point alone, like the polynomial)
+    hidden: int = 32
+    layers: int = 2  # hidden layers
+
+
+class LocalMLPClosure(ClosureSolver):
+    """``tendency_k = mean_t + std_t MLP(z_{k-s}, ..., z_{k+s})`` on a periodic 1D grid, ``(B, K)`` in and out."""
+
+    def __init__(self, cfg: LocalMLPClosureConfig, context: SolverContext):
+        super().__init__(context)
+        if cfg.stencil < 0 or cfg.hidden < 1 or cfg.layers < 1:
+            raise ValueError("solver.stencil must be >= 0, solver.hidden and solver.layers >= 1")
+        if context.ndim != 1:
+            raise ValueError("local_mlp closes a 1D coarse state")
+        self.stencil = cfg.stencil
+        layers: list[torch.nn.Module] = [torch.nn.Conv1d(1, cfg.hidden, 2 * cfg.stencil + 1), torch.nn.SiLU()]
+        for _ in range(cfg.layers - 1):
+            layers += [torch.nn.Conv1d(cfg.hidden, cfg.hidden, 1), torch.nn.SiLU()]
+        self.net = torch.nn.Sequential(*layers, torch.nn.Conv1d(cfg.hidden, 1, 1))
+
+    def tendency(self, state: torch.Tensor, params: torch.Tensor | None = None) -> torch.Tensor:
+        z = (state - self.state_mean.to(state.dtype)) / self.state_std.to(state.dtype)
+        z = z.unsqueeze(1).to(self.net[0].weight.dtype)
+        if self.stencil:
+            z = torch.nn.functional.pad(z, (self.stencil, self.stencil), mode="circular")
+        out = self.net(z).squeeze(1).to(state.dtype)
+        return self.target_mean.to(state.dtype) + self.target_std.to(state.dtype) * out
+
+
+def build_local_mlp(cfg: LocalMLPClosureConfig, context: SolverContext) -> LocalMLPClosure:
+    return LocalMLPClosure(cfg, context)

@@ -48,7 +48,7 @@ class FNONet(nn.Module):
             hidden_channels=cfg.width,
             n_layers=cfg.n_layers,
         )
-        self.register_state_dict_post_hook(_drop_neuralop_metadata)
+        self.register_state_dict_post_hook(drop_neuralop_metadata)
 
     def _apply(self, fn, recurse: bool = True):
         """neuraloperator's grid embedding caches its coordinate grid as a plain attribute on the device of the
@@ -65,7 +65,7 @@ class FNONet(nn.Module):
         return self.fno(constant_channels(x, cond))
 
 
-def _drop_neuralop_metadata(module: nn.Module, state_dict: dict, prefix: str, local_metadata: dict) -> None:
+def drop_neuralop_metadata(module: nn.Module, state_dict: dict, prefix: str, local_metadata: dict) -> None:
     """neuraloperator stores its constructor arguments (functions included) under ``_metadata`` in the
     state dict, which ``torch.load(weights_only=True)`` refuses; our config rebuilds the model instead."""
     state_dict.pop("_metadata", None)

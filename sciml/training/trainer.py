@@ -64,6 +64,7 @@ class TrainerConfig:
     eval_every: int = 500  # steps between validations (and best-checkpoint updates)
     checkpoint_every: int = 250  # steps between checkpoints/last.pt writes
     progress: str = "auto"  # auto (a bar on a terminal, else log lines) | bar | lines
+    init_from: str = ""  # fine-tuning: a checkpoint whose model weights start a new run (ignored on resume)
 
 
 def validate_trainer(t: TrainerConfig) -> None:
@@ -217,6 +218,21 @@ class Trainer:
         self._schedule_at(min(self.step, self.cfg.max_steps))
         return True
 
+    def initialise_from(self, path: str) -> None:
+        """Start from the model weights (and normalisation buffers) of checkpoint ``path``; the optimiser, the
+        schedule and the step start afresh. A checkpoint of another architecture raises :class:`ConfigError`."""
+        state = load_checkpoint(path, map_location="cpu")
+        try:
+            self.solver.load_state_dict(state["model"])
+        except RuntimeError as exc:
+            raise ConfigError(f"trainer.init_from={path}: its weights do not fit this solver "
+                              f"({str(exc).splitlines()[0]})") from exc
+        self.solver.to(self.device)
+        if self.ema is not None:
+            self.ema.module.load_state_dict(self.solver.state_dict())
+        if self.dist.is_main:
+            print(f"initialised from {path} (step {state.get('step')})", flush=True)
+
     def _schedule_at(self, step: int) -> None:
         """The learning rate of step ``step + 1`` under the current config's schedule (not the saved one)."""
         self.scheduler.last_epoch = step
@@ -254,7 +270,8 @@ class Trainer:
     # -- the loop ------------------------------------------------------------------------------------
     def fit(self) -> TrainingResult:
         """Train to the end of every stage (resuming from ``last.pt``); returns the final state in brief."""
-        self.resume()
+        if not self.resume() and self.cfg.init_from:
+            self.initialise_from(self.cfg.init_from)
         if self.finished:
             return self._result()
         log = (MetricsLog(self.metrics_path, self.step, self.log_tags, self.tensorboard_dir)

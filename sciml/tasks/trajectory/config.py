@@ -17,6 +17,7 @@ class TrajectoryTaskConfig:
     time_step: int = 4  # model step in stored frames (ks1d: 4 x 0.2 = 0.8 time units)
     horizon: int = 1  # model steps of targets per training window (the unrolled loss averages the graded ones)
     params: list[str] = field(default_factory=list)  # per-sample PDE parameters in the file, given to the solver
+    variables: list[str] = field(default_factory=list)  # the file's fields used as channels (empty: all)
     pushforward: int = 0  # most steps rolled out without gradient before the graded ones (MP-PDE); 0: off
     pushforward_every: int = 0  # optimiser steps per +1 of the drawn pushforward range; 0: one epoch
     gradient_through_unroll: bool = True  # backpropagate through fed-back predictions, else detach them

@@ -122,7 +122,7 @@ def evaluate(cfg: Any, run_dir: Path) -> dict[str, Any]:
     path = recipes.ensure_dataset(cfg.dataset, progress=False)[ev.split]
     return evaluate_rollouts(model, step, path, Path(run_dir), ev, history=cfg.task.history, start=ev.start,
                              time_step=cfg.task.time_step, params=list(cfg.task.params), device=device,
-                             options=recipes.reader_options(cfg.dataset))
+                             variables=list(cfg.task.variables) or None, options=recipes.reader_options(cfg.dataset))
 
 
 def evaluate_rollouts(model: Solver, step: int, path: Path, run_dir: Path, ev: Any, *, history: int, time_step: int,

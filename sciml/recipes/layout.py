@@ -23,10 +23,12 @@ def split_sizes(cfg, split: str) -> tuple[int, int]:
 
 
 def parameter_attrs(cfg) -> dict:
-    """Every data-changing recipe parameter as a ``param_<name>`` attribute (not root, device, batch_size)."""
+    """Every data-changing recipe parameter as a ``param_<name>`` attribute (not root, device, batch_size);
+    booleans as 0/1 (netCDF has no boolean attributes)."""
     from dataclasses import asdict
 
-    return {f"param_{k}": v for k, v in asdict(cfg).items() if k not in ("root", "device", "name", "batch_size")}
+    return {f"param_{k}": int(v) if isinstance(v, bool) else v for k, v in asdict(cfg).items()
+            if k not in ("root", "device", "name", "batch_size")}
 
 
 def resolve_device(name: str):

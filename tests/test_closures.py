@@ -174,3 +174,46 @@ def test_filters_by_their_transfer_functions():
     coarse = coarsen(low + high, 32)
     xc, _ = grid_2d(32, 2 * math.pi)
     torch.testing.assert_close(coarse, torch.cos(2 * xc) + torch.cos(5 * xc + 12 * grid_2d(32, 2 * math.pi)[1]))
+
+
+def test_subgrid_term_of_two_unresolved_modes_by_hand():
+    """w = cos(p.x) + cos(q.x) with p, q beyond the coarse grid and p - q on it: the filtered field is zero, and
+    Pi = bar J(psi, w) = (p_y q_x - p_x q_y)(1/|p|^2 - 1/|q|^2) cos((p - q).x) / 2 (psi = -w_k / |k|^2 per
+    mode; p + q is filtered out)."""
+    n, p, q = 64, (10, 1), (9, 3)
+    x = torch.arange(n, dtype=torch.float64) * 2 * math.pi / n
+    X, Y = torch.meshgrid(x, x, indexing="ij")
+    w = torch.cos(p[0] * X + p[1] * Y) + torch.cos(q[0] * X + q[1] * Y)
+    w_bar, pi = subgrid_term(NavierStokes2D(n=n), w, 16)
+    amplitude = (p[1] * q[0] - p[0] * q[1]) * (1 / (p[0] ** 2 + p[1] ** 2) - 1 / (q[0] ** 2 + q[1] ** 2)) / 2
+    xc = torch.arange(16, dtype=torch.float64) * 2 * math.pi / 16
+    Xc, Yc = torch.meshgrid(xc, xc, indexing="ij")
+    expected = amplitude * torch.cos((p[0] - q[0]) * Xc + (p[1] - q[1]) * Yc)
+    assert w_bar.abs().max() < 1e-12
+    torch.testing.assert_close(pi, expected, rtol=0, atol=1e-12)
+    assert amplitude == pytest.approx(231 / 9090 / 2)
+
+
+def test_the_recipe_stores_the_subgrid_tendency_that_closes_the_coarse_model(tmp_path):
+    """One coarse step with the stored -Pi added tracks the truncated DNS better than without it (compared on
+    the band the coarse model resolves: its 2/3 rule drops the stored frames' top third of modes)."""
+    from sciml import recipes
+    from sciml.config import load_config
+    from sciml.data import open_dataset
+    from sciml.sim.builders import coarse_simulator
+
+    cfg = load_config(["dataset.name=kolmogorov2d", "dataset.subgrid=true", "dataset.n_dns=64", "dataset.n=16",
+                       "dataset.nu=0.005", "dataset.n_train=2", "dataset.n_valid=1", "dataset.n_test=1",
+                       "dataset.steps_train=4", "dataset.steps_eval=2", "dataset.burn_in=2.0", "dataset.dt=0.005",
+                       "dataset.save_dt=0.005", f"dataset.root={tmp_path}"]).dataset
+    ds = open_dataset(recipes.ensure_dataset(cfg, progress=False)["train"])
+    w = torch.as_tensor(ds.vorticity.values, dtype=torch.float64)
+    target = torch.as_tensor(ds.subgrid.values, dtype=torch.float64)
+    les = coarse_simulator(dict(ds.attrs), (16, 16))
+    band = lambda v: les.to_physical(les.to_spectral(v))  # noqa: E731
+    exact = band(w[:, 2:] - w[:, :-2]) / 0.01  # central difference of the truncated DNS about frames 1..T-2
+    mid = w[:, 1:-1]
+    bare = (les.step(mid, 0.005) - band(mid)) / 0.005
+    closed = (les.step(mid, 0.005, closure=lambda v: target[:, 1:-1]) - band(mid)) / 0.005
+    # what is left is the O(dt) error of one-step differences: 0.73 against 27.6 without the term
+    assert float((closed - exact).norm()) < 0.05 * float((bare - exact).norm())

@@ -2,7 +2,9 @@
 
 One recipe with several named presets (``kolmogorov2d``, ``decaying2d``, ``smarl_cases``, ``ns2d_fno``) that
 differ only in their defaults. The DNS runs in float64 on the GPU when present; each stored frame is the
-spectrally truncated DNS vorticity (``sciml.sim.closures.coarsen``).
+spectrally truncated DNS vorticity (``sciml.sim.closures.coarsen``) and, with ``subgrid: true``, the exact
+subgrid tendency ``-Pi`` beside it (``sciml.sim.closures.subgrid_term``): what a closure of the coarse
+simulator must add to its right-hand side.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ import torch
 import sciml.recipes.checks as checks
 from sciml.errors import ConfigError
 from sciml.recipes.layout import SplitLayout, parameter_attrs, resolve_device, split_index, split_sizes
-from sciml.sim.closures import coarsen
+from sciml.sim.closures import coarsen, subgrid_term
 from sciml.sim.forcings import gaussian_random_field, mcwilliams_initial
 from sciml.sim.ns2d import NavierStokes2D
 
@@ -54,6 +56,7 @@ class NS2DConfig:
     seed: int = 0
     batch_size: int = 8
     device: str = "auto"
+    subgrid: bool = False  # also store the exact subgrid tendency -Pi of every frame (a-priori closure target)
 
 
 @dataclass
@@ -170,9 +173,14 @@ def ns2d_layout(cfg: NS2DConfig, split: str) -> SplitLayout:
         dataset=cfg.name, split=split, dt=cfg.save_dt, nu=cfg.nu, drag=cfg.drag, beta=cfg.beta,
         method=f"pseudo-spectral {cfg.stepper}, 2/3 dealiasing, DNS {cfg.n_dns}^2 truncated to {cfg.n}^2",
     )
-    return SplitLayout(fields={"vorticity": (n_samples, steps + 1, cfg.n, cfg.n)},
-                       time=np.arange(steps + 1) * cfg.save_dt, space={"x": coords, "y": coords}, attrs=attrs,
-                       long_names={"vorticity": "vorticity (filtered DNS)"})
+    shape = (n_samples, steps + 1, cfg.n, cfg.n)
+    fields, long_names = {"vorticity": shape}, {"vorticity": "vorticity (filtered DNS)"}
+    if cfg.subgrid:
+        fields["subgrid"] = shape
+        long_names["subgrid"] = ("exact subgrid tendency -Pi = J(bar psi, bar w) - bar J(psi, w) of the truncated "
+                                 "DNS (the closure target)")
+    return SplitLayout(fields=fields, time=np.arange(steps + 1) * cfg.save_dt, space={"x": coords, "y": coords},
+                       attrs=attrs, long_names=long_names)
 
 
 def initial_vorticity(cfg: NS2DConfig, n_samples: int, generator: torch.Generator) -> torch.Tensor:
@@ -198,14 +206,23 @@ def ns2d_simulate(cfg: NS2DConfig, split: str, start: int, stop: int) -> dict[st
     g = torch.Generator().manual_seed(int(cfg.seed) * 3 + split_index(split))
     w = initial_vorticity(cfg, n_samples, g)[start:stop].to(device)
     sim = simulator(cfg)
-    frames = []
+    frames: dict[str, list[torch.Tensor]] = {"vorticity": [], "subgrid": []}
+
+    def store(w: torch.Tensor) -> None:
+        if cfg.subgrid:
+            w_bar, pi = subgrid_term(sim, w, cfg.n)
+            frames["subgrid"].append(-pi.cpu())
+        else:
+            w_bar = coarsen(w, cfg.n)
+        frames["vorticity"].append(w_bar.cpu())
+
     with torch.no_grad():
         if burn:
             w = sim.rollout(w, burn, cfg.dt, save_every=burn)[..., -1, :, :]
-        frames.append(coarsen(w, cfg.n).cpu())
+        store(w)
         for _ in range(steps):
             w = sim.rollout(w, save_every, cfg.dt, save_every=save_every)[..., -1, :, :]
             if not torch.isfinite(w).all():
                 raise FloatingPointError(f"{cfg.name} {split}: the DNS blew up (NaN/inf); lower dt")
-            frames.append(coarsen(w, cfg.n).cpu())
-    return {"vorticity": torch.stack(frames, dim=1).numpy().astype(np.float32)}
+            store(w)
+    return {name: torch.stack(f, dim=1).numpy().astype(np.float32) for name, f in frames.items() if f}

@@ -120,20 +120,23 @@ def coarsen(w: torch.Tensor, n_coarse: int) -> torch.Tensor:
 def subgrid_term(fine: NavierStokes2D, w: torch.Tensor, n_coarse: int) -> tuple[torch.Tensor, torch.Tensor]:
     """The exact subgrid forcing of a DNS field: ``Pi = bar(J(psi, w)) - J(bar psi, bar w)``.
 
-    The bar is :func:`coarsen` to ``n_coarse``. ``Pi`` is what a closure must add (with a minus sign:
-    ``d bar w / dt = ... - J(bar psi, bar w) - Pi``). Returns ``(bar w, Pi)`` on the coarse grid.
+    The bar is :func:`coarsen` to ``n_coarse``; ``J(bar psi, bar w)`` is the coarse simulator's own dealiased
+    Jacobian (its 2/3 rule drops the top third of ``bar w``'s modes first), so that ``-Pi`` added to the coarse
+    right-hand side gives ``d bar w / dt`` exactly on the band it resolves. Returns ``(bar w, Pi)`` on the
+    coarse grid.
     """
     j_fine = fine.to_physical(fine.jacobian_hat(fine.to_spectral(w)))
     w_bar = coarsen(w, n_coarse)
     coarse = NavierStokes2D(n=n_coarse, L=fine.L, dealias=fine.dealias)
-    j_coarse = coarse.to_physical(coarse.jacobian_hat(torch.fft.rfft2(w_bar)))
+    j_coarse = coarse.to_physical(coarse.jacobian_hat(coarse.to_spectral(w_bar)))  # as the coarse model sees it
     return w_bar, coarsen(j_fine, n_coarse) - j_coarse
 
 
 def germano_l(sim: NavierStokes2D, w: torch.Tensor, test_n: int) -> torch.Tensor:
-    """``L = test(J(psi, w)) - J(test psi, test w)`` on the simulator's grid."""
+    """``L = test(J(psi, w)) - J(test psi, test w)`` on the simulator's grid (its dealiased Jacobian, as in
+    :func:`subgrid_term`)."""
     def jac(field):
-        return sim.to_physical(sim.jacobian_hat(torch.fft.rfft2(field)))
+        return sim.to_physical(sim.jacobian_hat(sim.to_spectral(field)))
 
     return spectral_cutoff(jac(w), test_n) - jac(spectral_cutoff(w, test_n))
 

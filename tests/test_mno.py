@@ -173,3 +173,46 @@ def test_closure_training_plan_passes_checkpointing_to_the_simulator():
     sim = TwoScaleLorenz96.from_preset("wilks2005")
     with pytest.raises(ValueError, match="checkpoint_every >= 0"):
         sim.rollout(random_state(sim, (1,)), 2, 0.001, checkpoint_every=-1)
+
+
+def _ns_context(n: int = 16) -> SolverContext:
+    return SolverContext(fields=("vorticity", "subgrid"), spatial_shape=(n, n), dt=0.1,
+                         attrs={"system": "navier_stokes_2d", "param_L": 2 * math.pi, "nu": 0.01, "drag": 0.1,
+                                "beta": 0.0, "param_forcing": "kolmogorov", "param_k_f": 2,
+                                "param_forcing_amplitude": 1.0, "param_stepper": "cn_rk4"},
+                         stats={"field_mean": [0.0, 0.0], "field_std": [2.0, 0.5]})
+
+
+def test_cnn_closure_is_periodic_and_its_gradients_survive_checkpointed_les_rollouts():
+    torch.manual_seed(0)
+    cfg = load_config(["solver.name=cnn_closure", "solver.width=4", "solver.layers=3", "task.name=closure",
+                       "task.target=subgrid"]).solver
+    cnn = build(cfg, _ns_context())
+    w = torch.randn(2, 16, 16)
+    torch.testing.assert_close(cnn.closure(torch.roll(w, (3, -5), (-2, -1))),
+                               torch.roll(cnn.closure(w), (3, -5), (-2, -1)))
+    les = cnn.simulator
+    assert isinstance(les, NavierStokes2D) and les.n == 16 and les.nu == 0.01
+
+    def grads(**kwargs):
+        cnn.zero_grad()
+        les.rollout(w.double(), 9, 0.02, closure=cnn.closure, **kwargs)[..., -1, :, :].pow(2).sum().backward()
+        return [p.grad.clone() for p in cnn.parameters()]
+
+    for plain, segmented in zip(grads(), grads(checkpoint_every=4), strict=True):
+        assert plain.abs().sum() > 0
+        torch.testing.assert_close(segmented, plain, rtol=1e-5, atol=1e-8)
+
+
+def test_the_spectrum_loss_compares_the_resolved_band_only():
+    from sciml.solvers.closure import band_spectrum_loss
+
+    g = torch.Generator().manual_seed(0)
+    w = torch.randn(2, 3, 32, 32, generator=g, dtype=torch.float64)
+    assert float(band_spectrum_loss(w, w, 2)) == 0.0
+    # doubling the field multiplies every shell's spectrum by 4: (ln 4)^2 on every compared shell
+    assert float(band_spectrum_loss(2 * w, w, 2)) == pytest.approx(math.log(4) ** 2)
+    # modes above n / 3 (where the LES holds nothing) do not count
+    high = torch.fft.irfft2(torch.fft.rfft2(w) * (torch.fft.rfftfreq(32, 1 / 32) > 12), s=(32, 32))
+    assert float(band_spectrum_loss(w - high, w, 2)) < 1e-20
+    assert float(band_spectrum_loss(w - high, w, 2)) < float(band_spectrum_loss(0.9 * w, w, 2))

@@ -25,6 +25,7 @@ from sciml.solvers.closure import (
     build_local_mlp,
     build_polynomial,
 )
+from sciml.solvers.cnn_closure import CNNClosureConfig, build_cnn_closure, validate_cnn_closure
 from sciml.solvers.context import SolverContext, grid_context
 from sciml.solvers.emulator import NeuralSolver
 from sciml.solvers.fno import FNOConfig, build_fno, validate_fno
@@ -65,6 +66,7 @@ registry.register("le_pde_mamba", SolverSpec(LEPDEMambaConfig, build_le_pde, val
 registry.register("polynomial", SolverSpec(PolynomialClosureConfig, build_polynomial, ("closure",)))
 registry.register("local_mlp", SolverSpec(LocalMLPClosureConfig, build_local_mlp, ("closure",)))
 registry.register("mno", SolverSpec(MNOConfig, build_mno, ("closure",), validate_mno))
+registry.register("cnn_closure", SolverSpec(CNNClosureConfig, build_cnn_closure, ("closure",), validate_cnn_closure))
 registry.register("pinn", SolverSpec(PINNConfig, build_physics_informed, ("collocation",), validate_pinn))
 registry.register("pig", SolverSpec(PIGConfig, build_physics_informed, ("collocation",), validate_pig))
 

@@ -42,6 +42,7 @@ class ClosureTaskConfig:
     horizon: int = 1  # a posteriori: model steps unrolled per window at the end of training
     horizon_start: int = 1  # a posteriori: the unroll length at the start; it grows linearly to horizon
     checkpoint_every: int = 0  # a posteriori: simulator steps per segment recomputed in the backward pass
+    spectrum_weight: float = 0.0  # a posteriori: weight of the log-spectrum loss on the resolved band
     params: list[str] = field(default_factory=list)  # per-sample parameters (none of our closures use them yet)
 
 
@@ -64,8 +65,11 @@ def validate(cfg: Any) -> None:
             raise ConfigError(f"bad value for 'task.{key}': {getattr(task, key)} (must be >= 1)")
     if task.checkpoint_every < 0:
         raise ConfigError(f"bad value for 'task.checkpoint_every': {task.checkpoint_every} (must be >= 0)")
-    if task.mode == "a_priori" and task.checkpoint_every:
-        raise ConfigError("task.checkpoint_every is used by a-posteriori training only")
+    if task.spectrum_weight < 0:
+        raise ConfigError(f"bad value for 'task.spectrum_weight': {task.spectrum_weight} (must be >= 0)")
+    for key in ("checkpoint_every", "spectrum_weight"):
+        if task.mode == "a_priori" and getattr(task, key):
+            raise ConfigError(f"task.{key} is used by a-posteriori training only")
     if task.horizon_start > task.horizon:
         raise ConfigError(f"task.horizon_start={task.horizon_start} exceeds task.horizon={task.horizon}")
     if task.mode == "a_priori" and (task.horizon, task.horizon_start) != (1, 1):
@@ -131,7 +135,8 @@ def fit(cfg: Any) -> Path:
         raise ConfigError(f"solver {cfg.solver.name} is not a closure")
     data = ClosureData(paths, geometry, t, a_priori=cfg.task.mode == "a_priori")
     solver.configure_training(ClosureTraining(cfg.task.mode, cfg.task.substeps, cfg.task.horizon,
-                                              cfg.task.horizon_start, t.max_steps, cfg.task.checkpoint_every))
+                                              cfg.task.horizon_start, t.max_steps, cfg.task.checkpoint_every,
+                                              cfg.task.spectrum_weight))
     run_dir = prepare_run_dir(cfg, RESUMABLE_CHANGES)
     Trainer(t, solver, data, checkpoint_dir=run_dir / "checkpoints", metrics_path=run_dir / "metrics.csv",
             config=config_dict(cfg), device=device, extra_state={"context": context.to_dict()},

@@ -37,7 +37,7 @@ def closure(name: str, K: int, device: torch.device):
     return build(cfg, context).to(device).eval()
 
 
-def time_step(fn, warmup: int = 2, repeats: int = 7, device: torch.device = torch.device("cpu")) -> float:
+def time_step(fn, device: torch.device, warmup: int = 2, repeats: int = 7) -> float:
     """Median seconds of one call of ``fn``."""
     times = []
     with torch.no_grad():
@@ -64,14 +64,14 @@ def main() -> None:
     for K in KS:
         resolved = TwoScaleLorenz96(K=K, J=32, F=20.0)
         state = random_state(resolved, (1,), generator=torch.Generator().manual_seed(0)).float().to(device)
-        t_resolved = time_step(lambda s=state, m=resolved: m.step(s, RESOLVED_DT), device=device)
+        t_resolved = time_step(lambda s=state, m=resolved: m.step(s, RESOLVED_DT), device)
         coarse = Lorenz96(K=K, F=20.0)
         x = state[..., :K]
         costs = {"resolved": t_resolved}
         for name in ("mno", "local_mlp"):
             model = closure(name, K, device)
-            costs[name] = time_step(lambda m=model: coarse.step(x, COARSE_DT, closure=m.closure), device=device)
-        costs["none"] = time_step(lambda: coarse.step(x, COARSE_DT), device=device)
+            costs[name] = time_step(lambda m=model, c=coarse, s=x: c.step(s, COARSE_DT, closure=m.closure), device)
+        costs["none"] = time_step(lambda c=coarse, s=x: c.step(s, COARSE_DT), device)
         rows.append((K, costs))
     print(f"two-scale Lorenz96 (J 32) against the X-only model with a closure; batch 1, float32, {args.device}, "
           f"{args.threads} thread(s); per step and per time unit (resolved: {round(1 / RESOLVED_DT)} steps, "

@@ -7,7 +7,7 @@ back to 64^2 at every frame). Reported: the time the mean vorticity correlation 
 above 0.95 (Kochkov et al.'s metric) and above 0.8 (PDE-Refiner's), with 90 % bootstrap intervals over
 trajectories; the RMS log-ratio of the time-averaged enstrophy spectrum to the truth's on the band the LES
 resolves; the Hellinger distance of the vorticity PDF and its tail mass beyond 4 standard deviations; stability
-over 30 time units (30x the a-posteriori training unroll); and wall time per simulated time unit (8
+over 30 time units (75x the a-posteriori training unroll of 0.4); and wall time per simulated time unit (8
 trajectories, one thread). Writes runs/closure_ns2d/table.md and docs/img/closures/kolmogorov_*.png.
 
     python experiments/closure_ns2d_table.py

@@ -216,3 +216,25 @@ def test_the_spectrum_loss_compares_the_resolved_band_only():
     high = torch.fft.irfft2(torch.fft.rfft2(w) * (torch.fft.rfftfreq(32, 1 / 32) > 12), s=(32, 32))
     assert float(band_spectrum_loss(w - high, w, 2)) < 1e-20
     assert float(band_spectrum_loss(w - high, w, 2)) < float(band_spectrum_loss(0.9 * w, w, 2))
+
+
+def test_cnn_closure_trains_on_a_les_a_priori_then_a_posteriori_with_the_spectrum_term(tmp_path):
+    data = ["dataset.name=kolmogorov2d", "dataset.subgrid=true", "dataset.n_dns=32", "dataset.n=16",
+            "dataset.nu=0.01", "dataset.n_train=4", "dataset.n_valid=1", "dataset.n_test=1", "dataset.steps_train=20",
+            "dataset.steps_eval=10", "dataset.burn_in=1.0", "dataset.dt=0.01", "dataset.save_dt=0.05",
+            f"dataset.root={tmp_path / 'data'}"]
+    common = [*data, "solver.name=cnn_closure", "solver.width=8", "solver.layers=3", "solver.kernel=3",
+              "task.name=closure", "task.state=vorticity", "task.substeps=2", "trainer.warmup_steps=0",
+              "trainer.progress=lines", "trainer.device=cpu", "trainer.optimizer=adam", "trainer.weight_decay=0",
+              "trainer.batch_size=16"]
+    prior = fit(load_config([*common, "task.target=subgrid", "trainer.max_steps=80", "trainer.lr=3e-3",
+                             "trainer.log_every=10", "trainer.eval_every=80", f"run.dir={tmp_path / 'prior'}"]))
+    rows = read_metrics(prior)
+    assert float(rows[-1]["loss"]) < 0.7 * float(rows[0]["loss"])
+    post = fit(load_config([*common, "task.mode=a_posteriori", "task.horizon=2", "task.spectrum_weight=0.1",
+                            "task.checkpoint_every=2", "trainer.batch_size=4", "trainer.max_steps=6",
+                            "trainer.lr=1e-4", "trainer.log_every=3", "trainer.eval_every=6",
+                            f"trainer.init_from={prior / 'checkpoints' / 'best.pt'}", f"run.dir={tmp_path / 'post'}"]))
+    row = read_metrics(post)[-1]
+    assert float(row["loss_spectrum"]) > 0 and float(row["loss_a_posteriori"]) > 0
+    assert math.isfinite(float(row["val_loss"]))

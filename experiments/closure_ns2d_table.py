@@ -87,7 +87,8 @@ def main() -> None:
     models = {"no closure": les_rollout(attrs, n, None)}
     for name, (model, coefficient) in PHYSICS.items():
         models[name] = les_rollout(attrs, n, lambda sim, m=model, c=coefficient: EddyViscosityClosure(sim, m, c))
-    for name, run in (("CNN a priori", ROOT / "cnn_a_priori"), ("CNN a posteriori", ROOT / "cnn_a_posteriori")):
+    for name, run in (("CNN a priori", ROOT / "cnn_a_priori"), ("CNN a posteriori", ROOT / "cnn_a_posteriori"),
+                      ("CNN a posteriori, 2nd stage", ROOT / "cnn_a_posteriori_long")):
         if (run / "checkpoints" / "best.pt").is_file():
             models[name] = learned_rollout(run)
     every = round(data.save_dt / data.dt)

@@ -124,8 +124,7 @@ def autocorrelation(x: torch.Tensor, max_lag: int) -> torch.Tensor:
 def histogram_density(x: torch.Tensor, edges: torch.Tensor) -> torch.Tensor:
     """The probability density of every value of ``x`` on the bins ``edges`` ``(n + 1,)``: ``(n,)``; values
     outside the bins count in the normalisation (so a run that leaves the truth's range scores worse)."""
-    counts = torch.histc(x.double().clamp(edges[0] - 1, edges[-1] + 1), bins=len(edges) - 1,
-                         min=float(edges[0]), max=float(edges[-1]))
+    counts = torch.histc(x.double(), bins=len(edges) - 1, min=float(edges[0]), max=float(edges[-1]))
     return counts / (x.numel() * (edges[1:] - edges[:-1]).double())
 
 

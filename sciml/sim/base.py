@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import torch
+from torch.utils.checkpoint import checkpoint
 
 Closure = Callable[[torch.Tensor], torch.Tensor]
 
@@ -59,8 +60,6 @@ class Simulator(torch.nn.Module):
         while done < n_steps:
             count = min(save_every - done % save_every, n_steps - done)
             if checkpoint_every and torch.is_grad_enabled():
-                from torch.utils.checkpoint import checkpoint
-
                 count = min(count, checkpoint_every)
                 state = checkpoint(advance, state, count, use_reentrant=False)
             else:

@@ -6,8 +6,9 @@ right-hand side; the unroll length grows linearly over training, as Frezat et al
 the coupled model (its ``rollout`` is the simulator's, with the closure), and exported for a host model.
 The coarse simulator is rebuilt from the dataset's physics (:func:`sciml.sim.builders.coarse_simulator`).
 
-A subclass implements :meth:`ClosureSolver.tendency`; the context's ``fields`` are ``(state, target)`` (the
-target, the exact subgrid tendency, only for a-priori training) and its ``stats`` normalise both.
+A subclass implements :meth:`ClosureSolver.normalised_tendency` (normalised state in, normalised tendency
+out); the context's ``fields`` are ``(state, target)`` (the target, the exact subgrid tendency, only for
+a-priori training) and its ``stats`` normalise both.
 """
 
 from __future__ import annotations
@@ -89,9 +90,15 @@ class ClosureSolver(Solver):
     def configure_training(self, plan: ClosureTraining) -> None:
         self.training_plan = plan
 
-    def tendency(self, state: torch.Tensor, params: torch.Tensor | None = None) -> torch.Tensor:
-        """The closure term for ``state`` ``(B, *space)`` in physical units, same shape."""
+    def normalised_tendency(self, z: torch.Tensor) -> torch.Tensor:
+        """The closure's model: the normalised state ``(B, *space)`` to the normalised tendency, same shape."""
         raise NotImplementedError
+
+    def tendency(self, state: torch.Tensor, params: torch.Tensor | None = None) -> torch.Tensor:
+        """The closure term for ``state`` ``(B, *space)`` in physical units, same shape and dtype."""
+        dtype = state.dtype
+        z = (state - self.state_mean.to(dtype)) / self.state_std.to(dtype)
+        return self.target_mean.to(dtype) + self.target_std.to(dtype) * self.normalised_tendency(z).to(dtype)
 
     def closure(self, state: torch.Tensor, params: torch.Tensor | None = None) -> torch.Tensor:
         """What a host model calls every step: ``closure(coarse_state, params=None) -> tendency``."""
@@ -101,9 +108,8 @@ class ClosureSolver(Solver):
         """``(B, n_steps, *space)``: the coarse simulator plus the closure, from ``state`` ``(B, *space)``."""
         plan = self.training_plan
         dt = self.context.dt / plan.substeps
-        segments = {"checkpoint_every": plan.checkpoint_every} if plan.checkpoint_every else {}
         frames = self.simulator.rollout(state, n_steps * plan.substeps, dt, closure=self.closure,
-                                        save_every=plan.substeps, **segments)
+                                        save_every=plan.substeps, checkpoint_every=plan.checkpoint_every)
         return frames.movedim(-1 - self.context.ndim, 1)[:, 1:]
 
     def _a_priori(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
@@ -156,10 +162,9 @@ class PolynomialClosure(ClosureSolver):
             raise ValueError(f"solver.degree must be >= 0, got {cfg.degree}")
         self.coefficients = torch.nn.Parameter(torch.zeros(cfg.degree + 1))
 
-    def tendency(self, state: torch.Tensor, params: torch.Tensor | None = None) -> torch.Tensor:
-        z = (state - self.state_mean.to(state.dtype)) / self.state_std.to(state.dtype)
+    def normalised_tendency(self, z: torch.Tensor) -> torch.Tensor:
         powers = torch.stack([z**p for p in range(len(self.coefficients))], dim=-1)
-        return self.target_mean + self.target_std * (powers @ self.coefficients.to(state.dtype))
+        return powers @ self.coefficients.to(z.dtype)
 
 
 def build_polynomial(cfg: PolynomialClosureConfig, context: SolverContext) -> PolynomialClosure:
@@ -192,13 +197,11 @@ class LocalMLPClosure(ClosureSolver):
             layers += [torch.nn.Conv1d(cfg.hidden, cfg.hidden, 1), torch.nn.SiLU()]
         self.net = torch.nn.Sequential(*layers, torch.nn.Conv1d(cfg.hidden, 1, 1))
 
-    def tendency(self, state: torch.Tensor, params: torch.Tensor | None = None) -> torch.Tensor:
-        z = (state - self.state_mean.to(state.dtype)) / self.state_std.to(state.dtype)
+    def normalised_tendency(self, z: torch.Tensor) -> torch.Tensor:
         z = z.unsqueeze(1).to(self.net[0].weight.dtype)
         if self.stencil:
             z = torch.nn.functional.pad(z, (self.stencil, self.stencil), mode="circular")
-        out = self.net(z).squeeze(1).to(state.dtype)
-        return self.target_mean.to(state.dtype) + self.target_std.to(state.dtype) * out
+        return self.net(z).squeeze(1)
 
 
 def build_local_mlp(cfg: LocalMLPClosureConfig, context: SolverContext) -> LocalMLPClosure:

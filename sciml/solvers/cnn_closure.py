@@ -52,10 +52,8 @@ class CNNClosure(ClosureSolver):
                 layers.append(nn.GELU())
         self.net = nn.Sequential(*layers)
 
-    def tendency(self, state: torch.Tensor, params: torch.Tensor | None = None) -> torch.Tensor:
-        z = (state - self.state_mean.to(state.dtype)) / self.state_std.to(state.dtype)
-        out = self.net(z.unsqueeze(1).to(self.net[0].weight.dtype)).squeeze(1).to(state.dtype)
-        return self.target_mean.to(state.dtype) + self.target_std.to(state.dtype) * out
+    def normalised_tendency(self, z: torch.Tensor) -> torch.Tensor:
+        return self.net(z.unsqueeze(1).to(self.net[0].weight.dtype)).squeeze(1)
 
 
 def build_cnn_closure(cfg: CNNClosureConfig, context: SolverContext) -> CNNClosure:

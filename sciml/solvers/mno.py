@@ -49,11 +49,8 @@ class MNOClosure(ClosureSolver):
                        hidden_channels=cfg.width, n_layers=cfg.n_layers, positional_embedding=None)
         self.register_state_dict_post_hook(drop_neuralop_metadata)  # on the parent: the FNO adds it last
 
-    def tendency(self, state: torch.Tensor, params: torch.Tensor | None = None) -> torch.Tensor:
-        z = (state - self.state_mean.to(state.dtype)) / self.state_std.to(state.dtype)
-        dtype = next(self.net.parameters()).dtype
-        out = self.net(z.unsqueeze(1).to(dtype)).squeeze(1).to(state.dtype)
-        return self.target_mean.to(state.dtype) + self.target_std.to(state.dtype) * out
+    def normalised_tendency(self, z: torch.Tensor) -> torch.Tensor:
+        return self.net(z.unsqueeze(1).to(next(self.net.parameters()).dtype)).squeeze(1)
 
 
 def build_mno(cfg: MNOConfig, context: SolverContext) -> MNOClosure:

@@ -8,13 +8,16 @@ above 0.95 (Kochkov et al.'s metric) and above 0.8 (PDE-Refiner's), with 90 % bo
 trajectories; the RMS log-ratio of the time-averaged enstrophy spectrum to the truth's on the band the LES
 resolves; the Hellinger distance of the vorticity PDF and its tail mass beyond 4 standard deviations; stability
 over 30 time units (75x the a-posteriori training unroll of 0.4); and wall time per simulated time unit (8
-trajectories, one thread). Writes runs/closure_ns2d/table.md and docs/img/closures/kolmogorov_*.png.
+trajectories, one thread). Writes runs/closure_ns2d/table.md and docs/img/closures/kolmogorov_closures.png.
+``--n 32`` scores the 32^2 case of experiments/closure_ns2d_32*.yaml the same way (DNS at 32^2 and 64^2; writes
+runs/closure_ns2d_32/table.md and kolmogorov_closures_32.png).
 
-    python experiments/closure_ns2d_table.py
+    python experiments/closure_ns2d_table.py [--n 32]
 """
 
 from __future__ import annotations
 
+import argparse
 import sys
 import time
 from pathlib import Path
@@ -38,9 +41,9 @@ from sciml.sim.closures import EddyViscosityClosure  # noqa: E402
 from sciml.solvers import ClosureTraining  # noqa: E402
 from sciml.tasks.trajectory.evaluation import load_solver  # noqa: E402
 
-ROOT = Path("runs/closure_ns2d")
 FIGURES = Path("docs/img/closures")
-SETUP = "experiments/closure_ns2d.yaml"
+CASES = {64: ("experiments/closure_ns2d.yaml", Path("runs/closure_ns2d"), ""),
+         32: ("experiments/closure_ns2d_32.yaml", Path("runs/closure_ns2d_32"), "_32")}
 LES_SUBSTEPS = 5  # LES steps per stored frame (dt 0.02)
 PHYSICS = {"smagorinsky": ("smagorinsky", 0.17), "leith": ("leith", 0.3),
            "dynamic smagorinsky": ("smagorinsky", "dynamic"), "dynamic leith": ("leith", "dynamic")}
@@ -75,10 +78,13 @@ def bootstrap_time(corr: torch.Tensor, threshold: float, dt: float, n_boot: int 
 
 
 def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--n", type=int, default=64, choices=sorted(CASES))
+    setup, root, suffix = CASES[parser.parse_args().n]
     torch.set_num_threads(1)
-    cfg = load_config([SETUP])
+    cfg = load_config([setup])
     with open_dataset(recipes.ensure_dataset(cfg.dataset, progress=False)["test"]) as ds:
-        truth = torch.as_tensor(ds["vorticity"].values)  # (B, T, 64, 64)
+        truth = torch.as_tensor(ds["vorticity"].values)  # (B, T, n, n)
         attrs = dict(ds.attrs)
     dt, n = float(attrs["dt"]), truth.shape[-1]
     data = resolved(cfg.dataset)
@@ -87,12 +93,12 @@ def main() -> None:
     models = {"no closure": les_rollout(attrs, n, None)}
     for name, (model, coefficient) in PHYSICS.items():
         models[name] = les_rollout(attrs, n, lambda sim, m=model, c=coefficient: EddyViscosityClosure(sim, m, c))
-    for name, run in (("CNN a priori", ROOT / "cnn_a_priori"), ("CNN a posteriori", ROOT / "cnn_a_posteriori"),
-                      ("CNN a posteriori, 2nd stage", ROOT / "cnn_a_posteriori_long")):
+    for name, run in (("CNN a priori", root / "cnn_a_priori"), ("CNN a posteriori", root / "cnn_a_posteriori"),
+                      ("CNN a posteriori, 2nd stage", root / "cnn_a_posteriori_long")):
         if (run / "checkpoints" / "best.pt").is_file():
             models[name] = learned_rollout(run)
     every = round(data.save_dt / data.dt)
-    for res in (64, 128):
+    for res in (n, 2 * n):
         models[f"DNS {res}² (no closure)"] = (lambda w, f, r=res: dns_rollout(data, w, r, f, every))
     k_max = n // 3
     truth_spec = metrics.energy_spectrum(future[:, frames // 2:, None], 2).mean((0, 1))[1:k_max]
@@ -145,13 +151,13 @@ def main() -> None:
                      f"{e['tail']:.2e} | {stable} | {e['seconds_per_tu']:.2f} |")
     text = "\n".join(lines)
     print(text)
-    ROOT.mkdir(parents=True, exist_ok=True)
-    (ROOT / "table.md").write_text(text + "\n")
-    plot(curves, truth_spec.numpy(), truth_pdf.numpy(), edges.numpy(), dt, k_max)
+    root.mkdir(parents=True, exist_ok=True)
+    (root / "table.md").write_text(text + "\n")
+    plot(curves, truth_spec.numpy(), truth_pdf.numpy(), edges.numpy(), dt, k_max, suffix)
 
 
 def plot(curves: dict, truth_spec: np.ndarray, truth_pdf: np.ndarray, edges: np.ndarray, dt: float,
-         k_max: int) -> None:
+         k_max: int, suffix: str = "") -> None:
     FIGURES.mkdir(parents=True, exist_ok=True)
     fig, axes = plt.subplots(1, 3, figsize=(16, 4.2))
     k = np.arange(1, k_max)
@@ -173,7 +179,7 @@ def plot(curves: dict, truth_spec: np.ndarray, truth_pdf: np.ndarray, edges: np.
     for ax in axes:
         ax.grid(alpha=0.3)
     fig.tight_layout()
-    fig.savefig(FIGURES / "kolmogorov_closures.png", dpi=110)
+    fig.savefig(FIGURES / f"kolmogorov_closures{suffix}.png", dpi=110)
     plt.close(fig)
 
 

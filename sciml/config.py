@@ -138,7 +138,19 @@ def root_schema(sources: list[DictConfig]) -> type:
 def load_config(args: list[str] | None = None) -> Any:
     """Merge defaults, YAML files and ``key=value`` overrides into a typed, validated config object."""
     sources = _sources(list(args or []))
-    root = root_schema(sources)
+    cfg = merge_sources(root_schema(sources), sources)
+    validate(cfg)
+    return cfg
+
+
+def read_sources(args: list[str]) -> list[DictConfig]:
+    """YAML files (with their includes) and ``key=value`` overrides, in order, as OmegaConf configs."""
+    return _sources(list(args))
+
+
+def merge_sources(root: type, sources: list[DictConfig]) -> Any:
+    """Merge ``sources`` onto the dataclass ``root``'s defaults; unknown keys and bad values raise
+    :class:`ConfigError` naming the key. Returns the typed config object (not yet validated)."""
     try:
         merged = OmegaConf.merge(OmegaConf.structured(root), *sources)
     except ConfigKeyError as exc:
@@ -148,9 +160,7 @@ def load_config(args: list[str] | None = None) -> Any:
         raise ConfigError(f"bad value for '{exc.full_key}': {str(exc).splitlines()[0]}") from None
     except OmegaConfBaseException as exc:
         raise ConfigError(f"invalid config: {str(exc).splitlines()[0]}") from None
-    cfg = OmegaConf.to_object(merged)
-    validate(cfg)
-    return cfg
+    return OmegaConf.to_object(merged)
 
 
 def validate(cfg: Any) -> None:

@@ -6,7 +6,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1] / "sciml"
 GROUND = ("sciml.sim", "sciml.data", "sciml.metrics")
 ABOVE_GROUND = ("sciml.solvers", "sciml.training", "sciml.tasks", "sciml.pinn", "sciml.recipes", "sciml.config",
-                "sciml.cli", "sciml.train", "sciml.evaluate", "sciml.generate")
+                "sciml.cli", "sciml.train", "sciml.evaluate", "sciml.generate", "sciml.calibration", "sciml.calibrate")
 # what each layer may not import (its own floor and those below are fine)
 FORBIDDEN = {
     "sciml.errors": ("sciml.",),
@@ -18,7 +18,8 @@ FORBIDDEN = {
     "sciml.solvers": ("sciml.training", "sciml.tasks", "sciml.config", "sciml.cli", "sciml.recipes"),
     "sciml.recipes": ("sciml.solvers", "sciml.training", "sciml.tasks", "sciml.config", "sciml.cli"),
     "sciml.training": ("sciml.tasks", "sciml.config", "sciml.cli", "sciml.recipes"),
-    "sciml.tasks": ("sciml.config", "sciml.cli", "sciml.train", "sciml.evaluate"),
+    "sciml.tasks": ("sciml.config", "sciml.cli", "sciml.train", "sciml.evaluate", "sciml.calibration"),
+    "sciml.calibration": ("sciml.solvers", "sciml.train", "sciml.evaluate", "sciml.calibrate"),
 }
 
 

@@ -8,6 +8,19 @@ import torch
 from torch.utils.checkpoint import checkpoint
 
 Closure = Callable[[torch.Tensor], torch.Tensor]
+Coefficient = float | torch.Tensor
+
+
+def coefficient(value: float | torch.Tensor) -> Coefficient:
+    """A model coefficient (forcing, coupling, viscosity...): a float, or a tensor kept as given so that a
+    rollout is differentiable with respect to it; a tensor of shape ``(*batch, 1)`` (``(*batch, 1, 1)`` for
+    2D fields) gives each batch member its own value."""
+    return value if isinstance(value, torch.Tensor) else float(value)
+
+
+def coefficient_tensors(*values: Coefficient) -> tuple[torch.Tensor, ...]:
+    """The coefficients that are tensors requiring gradients (what an adjoint must differentiate)."""
+    return tuple(v for v in values if isinstance(v, torch.Tensor) and v.requires_grad)
 
 
 def check_finite(state: torch.Tensor, name: str, start: int, stop: int, dt: float) -> None:

@@ -82,7 +82,7 @@ class EddyViscosityClosure:
 
     def __call__(self, w: torch.Tensor) -> torch.Tensor:
         c = self.coefficient
-        if c == "dynamic":
+        if isinstance(c, str):  # "dynamic"
             c = dynamic_coefficient(self.sim, w, self.model, self.delta, local=self.local)
             c = c.view(*c.shape, 1, 1)
         nu_e = eddy_viscosity(self.sim, w, self.model, c, self.delta)

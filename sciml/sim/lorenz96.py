@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 import torch
 from torch import nn
 
-from sciml.sim.base import Closure, Simulator
+from sciml.sim.base import Closure, Coefficient, Simulator, coefficient, coefficient_tensors
 from sciml.sim.integrators import rk4_step
 
 PRESETS: dict[str, dict[str, float]] = {
@@ -56,8 +55,13 @@ class _Lorenz96Base(Simulator):
         t = torch.tensor([0.0, dt], dtype=state.dtype, device=state.device)
         if self.adjoint:
             params = tuple(func.closure.parameters()) if func.closure is not None else ()
+            params = params + coefficient_tensors(*self.coefficients())
             return torchdiffeq.odeint_adjoint(func, state, t, method=self.method, adjoint_params=params)[-1]
         return torchdiffeq.odeint(func, state, t, method=self.method)[-1]
+
+    def coefficients(self) -> tuple[Coefficient, ...]:
+        """The model's coefficients (floats or tensors, see :func:`sciml.sim.base.coefficient`)."""
+        raise NotImplementedError
 
     def _check(self, state: torch.Tensor) -> None:
         if state.shape[-1] != self.state_size:
@@ -71,15 +75,19 @@ class Lorenz96(_Lorenz96Base):
     States are ``(*batch, K)``. With a closure it is the coarse ("GCM") model of the two-scale system:
     ``closure(X)`` stands in for the coupling ``-(h c / b) sum_j Y_{j,k}``.
     Args:
-      K: number of variables; F: forcing; method: ``"rk4"`` (built in) or any torchdiffeq method;
+      K: number of variables; F: forcing (a float, or a tensor to differentiate with respect to it; shape
+      ``(*batch, 1)`` for one value per batch member); method: ``"rk4"`` (built in) or any torchdiffeq method;
       adjoint: backpropagate with torchdiffeq's adjoint.
     """
 
-    def __init__(self, K: int = 40, F: float = 8.0, method: str = "rk4", adjoint: bool = False):
+    def __init__(self, K: int = 40, F: Coefficient = 8.0, method: str = "rk4", adjoint: bool = False):
         super().__init__(method, adjoint)
         if K < 4:
             raise ValueError(f"Lorenz96 needs K >= 4, got {K}")
-        self.K, self.F = K, float(F)
+        self.K, self.F = K, coefficient(F)
+
+    def coefficients(self) -> tuple[Coefficient, ...]:
+        return (self.F,)
 
     @property
     def state_size(self) -> int:
@@ -110,12 +118,18 @@ class TwoScaleLorenz96(_Lorenz96Base):
     ``dY_{j,k}/dt = -c b Y_{j+1,k}(Y_{j+2,k} - Y_{j-1,k}) - c Y_{j,k} + (h c / b) X_k``
     with Y one periodic ring of length J*K (``Y_{j,k}`` at ring index ``k J + j``).
     States are ``(*batch, K + K J)``: X first, then the Y ring (see :meth:`split` and :meth:`join`).
+    ``F, h, b, c`` are floats or tensors (differentiable; shape ``(*batch, 1)`` for one value per batch
+    member, e.g. a whole calibration design in one batched rollout).
     """
 
-    def __init__(self, K: int = 36, J: int = 10, F: float = 10.0, h: float = 1.0, b: float = 10.0,
-                 c: float = 10.0, method: str = "rk4", adjoint: bool = False):
+    def __init__(self, K: int = 36, J: int = 10, F: Coefficient = 10.0, h: Coefficient = 1.0,
+                 b: Coefficient = 10.0, c: Coefficient = 10.0, method: str = "rk4", adjoint: bool = False):
         super().__init__(method, adjoint)
-        self.K, self.J, self.F, self.h, self.b, self.c = K, J, float(F), float(h), float(b), float(c)
+        self.K, self.J = K, J
+        self.F, self.h, self.b, self.c = coefficient(F), coefficient(h), coefficient(b), coefficient(c)
+
+    def coefficients(self) -> tuple[Coefficient, ...]:
+        return (self.F, self.h, self.b, self.c)
 
     @property
     def state_size(self) -> int:
@@ -188,6 +202,7 @@ def random_state(sim: Simulator, batch: tuple[int, ...] = (), generator: torch.G
                  dtype=torch.float64) -> torch.Tensor:
     """A small perturbation of the rest state ``X = F`` (and ``Y = 0``), the usual start before spin-up."""
     size = sim.state_size
+    forcing = torch.as_tensor(sim.F, dtype=dtype).detach()
     x = torch.zeros(*batch, size, dtype=dtype)
-    x[..., : sim.K] = sim.F
-    return x + 0.01 * math.sqrt(sim.F) * torch.randn(*batch, size, dtype=dtype, generator=generator)
+    x[..., : sim.K] = forcing
+    return x + 0.01 * forcing.abs().sqrt() * torch.randn(*batch, size, dtype=dtype, generator=generator)

@@ -7,7 +7,7 @@ from collections.abc import Callable
 
 import torch
 
-from sciml.sim.base import Closure, Simulator
+from sciml.sim.base import Closure, Coefficient, Simulator, coefficient
 from sciml.sim.forcings import FORCINGS
 from sciml.sim.integrators import etdrk4_step
 from sciml.sim.spectral import (
@@ -43,15 +43,17 @@ class NavierStokes2D(Simulator):
     second order, the first step is Euler–CN) and ``"etdrk4"`` (exponential, fourth order).
     Args:
       n: grid points per side; L: side length; nu: viscosity; drag: linear drag ``alpha``; beta: beta-plane;
+        nu, drag and forcing_amplitude are floats or tensors (differentiable; ``(*batch, 1, 1)`` for one
+        value per batch member; not with ETDRK4);
       forcing: ``"kolmogorov"`` (velocity ``sin(k_f y) x_hat``), ``"py2d"`` (``k_f[cos k_f x + cos k_f y]``),
         ``None``, or a ``(n, n)`` vorticity tensor; k_f, forcing_amplitude: its wavenumber and amplitude;
       hyperviscosity, hyper_order: ``nu_h`` and ``p`` of ``-nu_h (-lap)^p omega``;
       dealias: ``"2/3"`` or ``"3/2"``; stepper: one of ``STEPPERS``.
     """
 
-    def __init__(self, n: int = 128, L: float = 2 * math.pi, nu: float = 1e-3,
-                 forcing: str | torch.Tensor | None = None, k_f: int = 4, forcing_amplitude: float = 1.0,
-                 drag: float = 0.0, beta: float = 0.0, hyperviscosity: float = 0.0, hyper_order: int = 2,
+    def __init__(self, n: int = 128, L: float = 2 * math.pi, nu: Coefficient = 1e-3,
+                 forcing: str | torch.Tensor | None = None, k_f: int = 4, forcing_amplitude: Coefficient = 1.0,
+                 drag: Coefficient = 0.0, beta: float = 0.0, hyperviscosity: float = 0.0, hyper_order: int = 2,
                  dealias: str = "2/3", stepper: str = "cn_rk4"):
         super().__init__()
         if n < 4 or n % 2:
@@ -60,16 +62,27 @@ class NavierStokes2D(Simulator):
             raise ValueError(f"unknown stepper {stepper!r} (known: {', '.join(STEPPERS)})")
         if dealias not in ("2/3", "3/2"):
             raise ValueError(f"dealias must be '2/3' or '3/2', got {dealias!r}")
-        self.n, self.L, self.nu, self.drag, self.beta = n, float(L), float(nu), float(drag), float(beta)
+        self.n, self.L, self.beta = n, float(L), float(beta)
+        self.nu, self.drag, self.forcing_amplitude = coefficient(nu), coefficient(drag), coefficient(forcing_amplitude)
         self.hyperviscosity, self.hyper_order = float(hyperviscosity), int(hyper_order)
         self.dealias, self.stepper = dealias, stepper
+        # tensor nu, drag or forcing amplitude: operators that depend on them are rebuilt at every use (not cached),
+        # so that rollouts are differentiable in them
+        self.differentiable = any(isinstance(v, torch.Tensor) for v in (self.nu, self.drag, self.forcing_amplitude))
+        if self.differentiable and stepper == "etdrk4":
+            raise ValueError("tensor nu, drag or forcing_amplitude need stepper 'cn_rk4' or 'ab2_cn' (ETDRK4's "
+                             "coefficients are computed once, off the autograd graph)")
         if isinstance(forcing, str):
             if forcing not in FORCINGS:
                 raise ValueError(f"unknown forcing {forcing!r} (known: {', '.join(FORCINGS)}, None)")
-            forcing = FORCINGS[forcing](n, self.L, k_f=k_f, amplitude=forcing_amplitude)
+            forcing = FORCINGS[forcing](n, self.L, k_f=k_f, amplitude=1.0)
+        elif forcing is not None and isinstance(self.forcing_amplitude, torch.Tensor):
+            raise ValueError("a tensor forcing_amplitude needs a named forcing (scale a forcing tensor yourself)")
+        elif forcing is not None:
+            forcing = forcing / self.forcing_amplitude  # forcing_amplitude multiplies it below; a tensor is as given
         if forcing is not None and tuple(forcing.shape) != (n, n):
             raise ValueError(f"forcing must be ({n}, {n}), got {tuple(forcing.shape)}")
-        self.forcing = None if forcing is None else forcing.to(torch.float64)
+        self._unit_forcing = None if forcing is None else forcing.to(torch.float64)
         self._cache: dict[tuple, dict[str, torch.Tensor]] = {}
 
     @property
@@ -77,30 +90,45 @@ class NavierStokes2D(Simulator):
         return 2
 
     # -- operators ------------------------------------------------------------------------------------
+    @property
+    def forcing(self) -> torch.Tensor | None:
+        """The vorticity forcing ``(n, n)`` (``(*batch, n, n)`` with a per-member tensor amplitude), or None."""
+        return None if self._unit_forcing is None else self._unit_forcing * self.forcing_amplitude
+
     def operators(self, dtype: torch.dtype, device) -> dict[str, torch.Tensor]:
         """Wavenumbers, ``1/|k|^2``, the linear operator, dealiasing mask and forcing in Fourier space."""
         key = (dtype, device)
+        real = torch.float64 if dtype == torch.float64 else torch.float32
         if key not in self._cache:
-            real = torch.float64 if dtype == torch.float64 else torch.float32
             kx, ky = rfft2_wavenumbers(self.n, self.L)
             k2 = kx**2 + ky**2
             inv_k2 = torch.where(k2 > 0, 1 / torch.where(k2 > 0, k2, 1), 0)
-            linear = -self.nu * k2 - self.drag - self.hyperviscosity * k2**self.hyper_order
             # 2/3 rule: keep |k| < n/3 per axis; 3/2 padding: drop only the Nyquist modes, whose sign is
             # ambiguous, so that the truncated system conserves energy and enstrophy exactly.
             mask = two_thirds_mask_2d(self.n) if self.dealias == "2/3" else nyquist_free_mask_2d(self.n)
-            ops = {"kx": kx, "ky": ky, "k2": k2, "inv_k2": inv_k2, "linear": linear,
+            ops = {"kx": kx, "ky": ky, "k2": k2, "inv_k2": inv_k2,
                    "mask": mask.to(torch.float64), "neg_mask": -mask.to(torch.float64)}
             ops = {k: v.to(dtype=real, device=device) for k, v in ops.items()}
             complex_dtype = torch.complex128 if real == torch.float64 else torch.complex64
             # omega_hat -> (u, v, omega_x, omega_y): u = -psi_y = i k_y omega / k^2, v = psi_x = -i k_x omega / k^2
             ops["derivatives"] = [op.to(dtype=complex_dtype, device=device) for op in
                                   (1j * ky * inv_k2, -1j * kx * inv_k2, 1j * kx + 0 * ky, 1j * ky + 0 * kx)]
-            if self.forcing is not None:
-                ops["f_hat"] = torch.fft.rfft2(self.forcing).to(device)
-                ops["f_hat"] = ops["f_hat"].to(torch.complex128 if real == torch.float64 else torch.complex64)
+            if not self.differentiable:
+                ops.update(self._coefficient_operators(ops, real, device))
             self._cache[key] = ops
+        if self.differentiable:
+            return {**self._cache[key], **self._coefficient_operators(self._cache[key], real, device)}
         return self._cache[key]
+
+    def _coefficient_operators(self, ops: dict, real: torch.dtype, device) -> dict[str, torch.Tensor]:
+        """The operators that depend on nu, drag and the forcing amplitude (rebuilt at every use when tensors)."""
+        k2 = ops["k2"]
+        linear = -self.nu * k2 - self.drag - self.hyperviscosity * k2**self.hyper_order
+        out = {"linear": torch.as_tensor(linear).to(dtype=real, device=device)}
+        if self._unit_forcing is not None:
+            complex_dtype = torch.complex128 if real == torch.float64 else torch.complex64
+            out["f_hat"] = torch.fft.rfft2(self.forcing.to(device)).to(complex_dtype)
+        return out
 
     def _check(self, w: torch.Tensor) -> None:
         if tuple(w.shape[-2:]) != (self.n, self.n):
@@ -160,11 +188,13 @@ class NavierStokes2D(Simulator):
 
         if self.stepper == "cn_rk4":
             key = ("cn_rk4", float(dt), w_hat.dtype, w_hat.device)
-            if key not in self._cache:  # u <- (u + gamma dt h + mu L u) / (1 - mu L) = A u + B h
+            factors = None if self.differentiable else self._cache.get(key)
+            if factors is None:  # u <- (u + gamma dt h + mu L u) / (1 - mu L) = A u + B h
                 mus = [0.5 * dt * (_CK_ALPHA[k + 1] - _CK_ALPHA[k]) for k in range(5)]
-                self._cache[key] = {"A": [(1 + mu * lin) / (1 - mu * lin) for mu in mus],
-                                    "B": [_CK_GAMMA[k] * dt / (1 - mus[k] * lin) for k in range(5)]}
-            factors = self._cache[key]
+                factors = {"A": [(1 + mu * lin) / (1 - mu * lin) for mu in mus],
+                           "B": [_CK_GAMMA[k] * dt / (1 - mus[k] * lin) for k in range(5)]}
+                if not self.differentiable:
+                    self._cache[key] = factors
             u, h = w_hat, None
             for k in range(5):
                 h = explicit(u) if h is None else explicit(u).add_(h, alpha=_CK_BETA[k])

@@ -160,10 +160,11 @@ class PolynomialClosure(ClosureSolver):
         super().__init__(context)
         if cfg.degree < 0:
             raise ValueError(f"solver.degree must be >= 0, got {cfg.degree}")
+        self.degree = cfg.degree
         self.coefficients = torch.nn.Parameter(torch.zeros(cfg.degree + 1))
 
     def normalised_tendency(self, z: torch.Tensor) -> torch.Tensor:
-        powers = torch.stack([z**p for p in range(len(self.coefficients))], dim=-1)
+        powers = torch.stack([z**p for p in range(self.degree + 1)], dim=-1)
         return powers @ self.coefficients.to(z.dtype)
 
 

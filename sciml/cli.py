@@ -5,10 +5,10 @@ from __future__ import annotations
 import sys
 from collections.abc import Callable
 
-from sciml.errors import CheckpointError, ConfigError, DataError, TrainingDiverged
+from sciml.errors import CheckpointError, ConfigError, DataError, ExportError, TrainingDiverged
 from sciml.runtime import tune_cpu_allocator
 
-USAGE_ERRORS = (ConfigError, DataError, CheckpointError)
+USAGE_ERRORS = (ConfigError, DataError, CheckpointError, ExportError)
 
 
 def run_cli(main: Callable[[list[str]], int | None], argv: list[str] | None = None) -> None:

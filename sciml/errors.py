@@ -1,8 +1,8 @@
 """The error classes of sciml, in one leaf module that every layer may import.
 
-The command lines map them to exit statuses: :class:`ConfigError`, :class:`DataError` and
-:class:`CheckpointError` are bad input (exit 2, one line naming the problem); :class:`TrainingDiverged` is
-a run that became non-finite (exit 1).
+The command lines map them to exit statuses: :class:`ConfigError`, :class:`DataError`,
+:class:`CheckpointError` and :class:`ExportError` are bad input (exit 2, one line naming the problem);
+:class:`TrainingDiverged` is a run that became non-finite (exit 1).
 """
 
 from __future__ import annotations
@@ -20,8 +20,12 @@ class CheckpointError(RuntimeError):
     """A checkpoint cannot be read (truncated, corrupt or not a sciml checkpoint); names the file."""
 
 
+class ExportError(ValueError):
+    """A closure cannot be exported for a host model; the message names the part that failed."""
+
+
 class TrainingDiverged(RuntimeError):
     """The loss (or a gradient, without AMP) became NaN or inf; the last good checkpoint is kept."""
 
 
-__all__ = ["CheckpointError", "ConfigError", "DataError", "TrainingDiverged"]
+__all__ = ["CheckpointError", "ConfigError", "DataError", "ExportError", "TrainingDiverged"]

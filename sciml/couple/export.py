@@ -17,12 +17,10 @@ from typing import Any
 import torch
 from torch import nn
 
+from sciml.errors import ExportError
+
 FORMATS = ("torchscript", "pt2")
 SPEC_FILE = "sciml_spec.txt"  # inside a TorchScript archive: "<dtype>;<dim>,<dim>,..." (-1: any), for the C shim
-
-
-class ExportError(ValueError):
-    """A closure that cannot be exported; the message names the part that failed."""
 
 
 class ClosureModule(nn.Module):

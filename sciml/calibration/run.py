@@ -108,8 +108,9 @@ def observe(cfg: CalibrationConfig, model: Lorenz96Calibration, run_dir: Path) -
     return {"members": members, "z": members.mean(0), "member_var": member_var, "obs_var": obs_var}
 
 
-def history_matching(cfg: CalibrationConfig, model: Lorenz96Calibration, obs: dict, run_dir: Path) -> dict[str, Any]:
-    """Waves of design, simulation, emulation and implausibility cuts; the NROY space after each."""
+def history_matching(cfg: CalibrationConfig, model: Lorenz96Calibration, obs: dict,
+                     run_dir: Path) -> tuple[list[Wave], dict[str, Any]]:
+    """Waves of design, simulation, emulation and implausibility cuts; the waves and the NROY space after each."""
     log = MetricsLog(run_dir / "metrics.csv", resume_step=0, tags={"method": "history_matching"})
     hm, bounds, dims = cfg.history_matching, _bounds(cfg), len(PARAMETERS)
     z, obs_var = obs["z"].numpy(), obs["obs_var"].numpy()
@@ -174,7 +175,7 @@ def history_matching(cfg: CalibrationConfig, model: Lorenz96Calibration, obs: di
     bar.close()
     nroy_pairs_figure(samples, _bounds(cfg), PARAMETERS, _vector(cfg.truth).numpy(),
                       run_dir / "evaluation" / "nroy_pairs.png")
-    return {"waves": rows, "volume_shrink": 1.0 / max(rows[-1]["nroy_fraction"], 1e-300),
+    return waves, {"waves": rows, "volume_shrink": 1.0 / max(rows[-1]["nroy_fraction"], 1e-300),
             "truth_kept_every_wave": all(r["truth_not_ruled_out"] for r in rows),
             "simulator_runs": sum(r["simulator_runs"] for r in rows),
             "simulated_time": sum(r["simulated_time"] for r in rows), "seconds": sum(r["seconds"] for r in rows)}
@@ -300,6 +301,10 @@ def summary_table(results: dict[str, Any]) -> str:
         for p in PARAMETERS:
             lines.append(f"| {p} | {results['truth'][p]:g} | {gr['start'][p]:g} | {gr['estimate'][p]:.4g} | "
                          f"{100 * gr['relative_error'][p]:+.2f} % | {gr['median_gradient_snr'][p]:.2f} |")
+        if "estimate_max_implausibility" in gr:
+            lines += ["", f"The gradient estimate's largest implausibility over the waves: "
+                          f"{gr['estimate_max_implausibility']:.2f} "
+                          f"({'not ruled out' if gr['estimate_not_ruled_out'] else 'ruled out'} by history matching)."]
         lines.append("")
     cost = [(m, results[m]) for m in ("history_matching", "gradient", "sweep") if results.get(m)]
     if cost:
@@ -320,9 +325,16 @@ def calibrate(cfg: CalibrationConfig) -> dict[str, Any]:
     results: dict[str, Any] = {"truth": dict(cfg.truth), "statistics": list(model.statistics),
                                "observed": obs["z"].tolist(), "observation_variance": obs["obs_var"].tolist()}
     if "history_matching" in cfg.calibrate.methods:
-        results["history_matching"] = history_matching(cfg, model, obs, run_dir)
+        waves, results["history_matching"] = history_matching(cfg, model, obs, run_dir)
     if "gradient" in cfg.calibrate.methods:
         results["gradient"] = gradient_estimation(cfg, model, obs, run_dir)
+        if "history_matching" in cfg.calibrate.methods:  # is the gradient's answer one of the plausible sets?
+            hm = cfg.history_matching
+            estimate = to_unit(np.array([[results["gradient"]["estimate"][p] for p in PARAMETERS]]), _bounds(cfg))
+            z, var = obs["z"].numpy(), obs["obs_var"].numpy()
+            implausible = [float(w.max_implausibility(estimate, z, var, hm.discrepancy * var)[0]) for w in waves]
+            results["gradient"]["estimate_max_implausibility"] = max(implausible)
+            results["gradient"]["estimate_not_ruled_out"] = max(implausible) <= hm.cutoff
     if "sweep" in cfg.calibrate.methods:
         results["sweep"] = sweep(cfg, model, obs, run_dir)
     write_json(results, run_dir / "evaluation" / "results.json")

@@ -78,7 +78,7 @@ def descend(target, w0, z, start: float, iterations: int, window: int, spin_up: 
         opt.zero_grad()
         log_c.grad = step.gradient.clone()
         opt.step()
-        path.append(float(log_c.exp()))
+        path.append(float(log_c.detach().exp()))
         losses.append(step.loss)
         snr.append(float(step.gradient.abs() / step.gradient_se))
     tail = max(1, iterations // 4)

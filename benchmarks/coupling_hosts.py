@@ -5,7 +5,9 @@ in float64 from one state: (a) Python, sciml's ``Lorenz96.rollout`` with the eag
 the exported TorchScript closure; (c) the Fortran host ``l96_host`` (sciml/couple/fortran, built here with
 CMake) calling the exported closure through the C shim. The closure is the trained MNO of
 ``experiments/mno_l96.sh`` when ``--run`` exists, else an untrained local MLP. Reports the median of 3 runs per
-host, the ratio to (a) and the largest relative difference of each trajectory from (a). One torch thread.
+host, the ratio to (a) and the largest relative difference of each trajectory from (a). One thread everywhere
+(libtorch in the Fortran host too: with other thread counts a float32 closure's reductions change in the last
+bits, and the chaotic model amplifies that to ~1e-2 over 1000 steps).
 
     python benchmarks/coupling_hosts.py [--run runs/mno_l96/wilks2005/mno] [--build build/couple]
 """
@@ -13,6 +15,7 @@ host, the ratio to (a) and the largest relative difference of each trajectory fr
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import subprocess
 import tempfile
@@ -74,7 +77,7 @@ def main() -> None:
     for _ in range(REPEATS):
         out = subprocess.run([str(args.build / "l96_host"), str(path), str(K), str(F), str(DT), str(STEPS),
                               str(work / "x0.txt"), str(work / "traj.txt")], check=True, capture_output=True,
-                             text=True)
+                             text=True, env={**os.environ, "OMP_NUM_THREADS": "1"})
         times.append(float(out.stdout.split(":")[-1]))
     results["Fortran host, exported closure"] = (statistics.median(times), np.loadtxt(work / "traj.txt"))
     base_time, base = results["Python, eager closure"]

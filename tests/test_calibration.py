@@ -177,7 +177,7 @@ def test_member_contributions_sum_to_the_gradient():
     assert torch.isfinite(step.gradient_se).all() and not final.requires_grad
 
 
-SMALL = ["model.spin_up=400", "observations.members=32", "observations.steps=1000", "history_matching.waves=2",
+SMALL = ["model.spin_up=600", "observations.members=32", "observations.steps=300", "history_matching.waves=2",
          "history_matching.design_points=16", "history_matching.members=2", "history_matching.steps=300",
          "history_matching.nroy_points=2000", "gradient.members=16", "gradient.window=50", "gradient.lr_final=0.02",
          "gradient.checkpoint_every=5", "calibrate.progress=none", "calibrate.threads=1",

@@ -39,10 +39,11 @@ def implausibility(observed: np.ndarray, mean: np.ndarray, emulator_var: np.ndar
 class Emulator:
     """One Gaussian process per statistic, fitted on unit-cube inputs ``(n, D)`` and outputs ``(n, S)``.
 
-    ``noise (n, S)``, when given, is each output's known sampling variance (an ensemble mean's: the members'
-    variance over their number): it enters the GP as per-point noise, and its mean is added to the predicted
-    variance, which then bounds how far one ensemble of that size may fall from the emulated expectation.
-    A white-noise term learns whatever noise remains.
+    ``noise (n, S)``, when given, is each output's sampling variance (an ensemble mean's: the members' variance
+    over their number). It is pooled over the design (its mean per statistic: an ensemble of a few members
+    estimates its own variance too poorly to trust point by point), enters the GP as known noise, and is added
+    to the predicted variance, which then bounds how far one ensemble of that size may fall from the emulated
+    expectation. A white-noise term learns whatever noise remains.
     """
 
     def __init__(self, inputs: np.ndarray, outputs: np.ndarray, seed: int = 0, restarts: int = 3,
@@ -62,7 +63,7 @@ class Emulator:
                       + WhiteKernel(1e-4, (1e-9, 1e0)))
             # normalize_y scales the targets by their std before alpha is added: scale the known noise alike
             scale = max(float(outputs[:, s].std()), 1e-300) ** 2
-            alpha = 1e-10 if noise is None else noise[:, s] / scale + 1e-10
+            alpha = 1e-10 if noise is None else self.noise[s] / scale + 1e-10
             gp = GaussianProcessRegressor(kernel, alpha=alpha, normalize_y=True, n_restarts_optimizer=restarts,
                                           random_state=seed + s)
             with warnings.catch_warnings():

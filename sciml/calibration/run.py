@@ -118,6 +118,7 @@ def history_matching(cfg: CalibrationConfig, model: Lorenz96Calibration, obs: di
     truth_unit = to_unit(_vector(cfg.truth).numpy()[None], bounds)
     waves: list[Wave] = []
     rows, samples, previous = [], [], None
+    earlier: tuple[list, list, list] = ([], [], [])  # earlier waves' designs, outputs and sampling variances
     bar = _progress(cfg, hm.waves, "history matching")
     for w in range(hm.waves):
         wave_start = time.perf_counter()
@@ -148,9 +149,18 @@ def history_matching(cfg: CalibrationConfig, model: Lorenz96Calibration, obs: di
         if finite.sum() < 4:
             raise FloatingPointError(f"history matching wave {w}: {int((~finite).sum())} of {len(finite)} design "
                                      "runs blew up; narrow the parameter ranges or reduce model.dt")
-        emulator = Emulator(design[finite], outputs[finite], seed=hm.seed + w,
-                            noise=noise[finite] if hm.members > 1 else None)
-        waves.append(Wave(design[finite], outputs[finite], emulator))
+        # the wave's emulator learns from its own runs and from every earlier run the earlier waves keep
+        inputs, targets, spread = design[finite], outputs[finite], noise[finite]
+        if waves:
+            kept = [not_ruled_out(waves, x, z, obs_var, hm.cutoff, disc) for x in earlier[0]]
+            inputs = np.concatenate([inputs, *(x[k] for x, k in zip(earlier[0], kept, strict=True))])
+            targets = np.concatenate([targets, *(y[k] for y, k in zip(earlier[1], kept, strict=True))])
+            spread = np.concatenate([spread, *(v[k] for v, k in zip(earlier[2], kept, strict=True))])
+        earlier[0].append(design[finite])
+        earlier[1].append(outputs[finite])
+        earlier[2].append(noise[finite])
+        emulator = Emulator(inputs, targets, seed=hm.seed + w, noise=spread if hm.members > 1 else None)
+        waves.append(Wave(inputs, targets, emulator))
         points, fraction = nroy_sample(waves, dims, z, obs_var, hm.nroy_points, hm.seed + 31 * (w + 1), hm.cutoff,
                                        disc, previous)
         truth_i = float(waves[-1].max_implausibility(truth_unit, z, obs_var, disc)[0])

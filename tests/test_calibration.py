@@ -161,6 +161,21 @@ def test_gradients_with_respect_to_viscosity_drag_and_forcing_match_finite_diffe
         NavierStokes2D(n=16, nu=nu, stepper="etdrk4")
 
 
+def test_les_coefficient_window_is_differentiable_and_matches_finite_differences():
+    from sciml.calibration import LESCoefficientCalibration
+
+    sim = NavierStokes2D(n=16, nu=1e-3, forcing="kolmogorov", drag=0.1)
+    target = LESCoefficientCalibration(sim, "leith", dt=0.02)
+    w0 = torch.randn(2, 16, 16, dtype=torch.float64, generator=torch.Generator().manual_seed(0))
+    spectra, final = target.window(torch.full((2, 1), 0.3, dtype=torch.float64), w0, 3)
+    assert spectra.shape == (2, 16 // 3 - 1) and final.shape == w0.shape and (spectra > 0).all()
+
+    def log_spectrum(c):
+        return target.transform(target.window(c.expand(2, 1), w0, 3)[0].mean(0)).sum()
+
+    assert torch.autograd.gradcheck(log_spectrum, (torch.tensor([[0.3]], dtype=torch.float64, requires_grad=True),))
+
+
 def test_member_contributions_sum_to_the_gradient():
     model = Lorenz96Calibration(K=4, J=3, spin_up=0, statistics=("x", "x2", "ylag"), lag=2)
     g = torch.Generator().manual_seed(0)

@@ -6,9 +6,9 @@ The observation is the time-mean enstrophy spectrum of the 256^2 DNS truncated t
 experiments/closure_ns2d.yaml, 8 trajectories, its second half), on the shells 1 <= |k| < 21. The misfit is the
 mean squared log-ratio of spectra. Sweep: each coefficient runs the 8 LES members 20 time units (the first 5
 discarded). Gradient: the 8 members run on under the current coefficient; each iteration differentiates a
-window of 25 steps (0.5 time units); Adam on log C, cosine-decayed; the estimate averages the last quarter of the
-iterates. Two starts, below and above the sweep's minimum. Writes runs/calibrate_les/table.md and
-docs/img/calibration/les_coefficient.png.
+window of 25 steps (0.5 time units), 300 windows; Adam on log C, cosine-decayed; the estimate averages the last
+quarter of the iterates and is scored by the sweep's protocol. Two starts, below and above the sweep's minimum.
+Writes runs/calibrate_les/table_<model>.md and docs/img/calibration/les_<model>.png.
 
     python experiments/calibrate_les_kolmogorov.py [--model leith]
 """
@@ -88,7 +88,7 @@ def descend(target, w0, z, start: float, iterations: int, window: int, spin_up: 
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--model", default="smagorinsky", choices=sorted(SWEEP))
-    parser.add_argument("--iterations", type=int, default=120)
+    parser.add_argument("--iterations", type=int, default=300)
     args = parser.parse_args()
     torch.set_num_threads(1)
     cfg = load_config([SETUP])

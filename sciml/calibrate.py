@@ -9,22 +9,17 @@ re-running the command resumes it.
 
 from __future__ import annotations
 
-from sciml.cli import run_cli, split_flags
+from sciml.cli import config_or_exit, run_cli
 
 USAGE = __doc__
 
 
 def main(argv: list[str]) -> int:
-    flags, args = split_flags(argv, {"--print-config", "--help"})
-    if "--help" in flags:
-        print(USAGE)
-        return 0
     from sciml.calibration import calibrate, load_calibration_config, summary_table
     from sciml.training.run_dir import config_yaml
 
-    cfg = load_calibration_config(args)
-    if "--print-config" in flags:
-        print(config_yaml(cfg), end="")
+    cfg = config_or_exit(argv, USAGE, load_calibration_config, config_yaml)
+    if cfg is None:
         return 0
     results = calibrate(cfg)
     print(summary_table(results))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Callable
+from typing import Any
 
 from sciml.errors import CheckpointError, ConfigError, DataError, ExportError, TrainingDiverged
 from sciml.runtime import tune_cpu_allocator
@@ -44,3 +45,18 @@ def split_flags(args: list[str], flags: set[str]) -> tuple[set[str], list[str]]:
         else:
             rest.append(a)
     return found, rest
+
+
+def config_or_exit(argv: list[str], usage: str, load: Callable[[list[str]], Any],
+                   dump: Callable[[Any], str]) -> Any | None:
+    """The start of a config-driven command line: ``--help`` prints ``usage``, ``--print-config`` prints the
+    merged config; returns the loaded config, or None when the command is done."""
+    flags, args = split_flags(argv, {"--print-config", "--help"})
+    if "--help" in flags:
+        print(usage)
+        return None
+    cfg = load(args)
+    if "--print-config" in flags:
+        print(dump(cfg), end="")
+        return None
+    return cfg

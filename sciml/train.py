@@ -9,20 +9,15 @@ from __future__ import annotations
 
 import os
 
-from sciml.cli import run_cli, split_flags
+from sciml.cli import config_or_exit, run_cli
 from sciml.config import load_config, to_yaml
 
 USAGE = __doc__
 
 
 def main(argv: list[str]) -> int:
-    flags, args = split_flags(argv, {"--print-config", "--help"})
-    if "--help" in flags:
-        print(USAGE)
-        return 0
-    cfg = load_config(args)
-    if "--print-config" in flags:
-        print(to_yaml(cfg), end="")
+    cfg = config_or_exit(argv, USAGE, load_config, to_yaml)
+    if cfg is None:
         return 0
     from sciml import tasks
 

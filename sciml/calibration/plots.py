@@ -17,6 +17,14 @@ def _pyplot():
     return plt
 
 
+def _save(plt, fig, path: Path) -> Path:
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return path
+
+
 def nroy_pairs_figure(samples: Sequence[np.ndarray], bounds: np.ndarray, names: Sequence[str], truth: np.ndarray,
                       path: Path, max_points: int = 4000) -> Path:
     """Lower-triangle pairwise projections of each wave's NROY sample ``(n, D)`` (later waves darker), the truth
@@ -54,11 +62,7 @@ def nroy_pairs_figure(samples: Sequence[np.ndarray], bounds: np.ndarray, names: 
     if dims > 1:
         axes[1, 0].legend(markerscale=8, fontsize=7)
     fig.suptitle("not-ruled-out-yet space per wave (truth: red)")
-    fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
-    return path
+    return _save(plt, fig, path)
 
 
 def gradient_path_figure(theta: np.ndarray, loss: Sequence[float], truth: np.ndarray, names: Sequence[str],
@@ -77,11 +81,7 @@ def gradient_path_figure(theta: np.ndarray, loss: Sequence[float], truth: np.nda
     axes[1].set(xlabel="iteration", ylabel="window misfit", title="misfit of each window (noisy by construction)")
     for ax in axes:
         ax.grid(alpha=0.3)
-    fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
-    return path
+    return _save(plt, fig, path)
 
 
 def sweep_figure(values: Sequence[float], misfit: np.ndarray, name: str, truth: float, path: Path) -> Path:
@@ -92,8 +92,4 @@ def sweep_figure(values: Sequence[float], misfit: np.ndarray, name: str, truth: 
     ax.set(xlabel=name, ylabel="misfit (member std units)", title=f"misfit along {name}")
     ax.legend()
     ax.grid(alpha=0.3)
-    fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
-    return path
+    return _save(plt, fig, path)

@@ -9,6 +9,7 @@ OS and page-faults it back in (1.2-1.7x slower steps from a plain script, docs/b
 from sciml.runtime import tune_cpu_allocator
 from sciml.sim.base import Simulator
 from sciml.sim.burgers import Burgers
+from sciml.sim.burgers2d import Burgers2D
 from sciml.sim.combined_burgers import CombinedBurgers, SineForcing, average_down
 from sciml.sim.ks import KuramotoSivashinsky
 from sciml.sim.lorenz96 import Lorenz96, TwoScaleLorenz96, lyapunov_exponents
@@ -18,6 +19,7 @@ tune_cpu_allocator()
 
 __all__ = [
     "Burgers",
+    "Burgers2D",
     "CombinedBurgers",
     "KuramotoSivashinsky",
     "Lorenz96",

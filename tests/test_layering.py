@@ -4,7 +4,7 @@ import ast
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1] / "sciml"
-GROUND = ("sciml.sim", "sciml.data", "sciml.metrics")
+GROUND = ("sciml.sim", "sciml.data", "sciml.metrics", "sciml.mesh")
 ABOVE_GROUND = ("sciml.solvers", "sciml.training", "sciml.tasks", "sciml.pinn", "sciml.recipes", "sciml.config",
                 "sciml.cli", "sciml.train", "sciml.evaluate", "sciml.generate", "sciml.calibration", "sciml.calibrate",
                 "sciml.couple")
@@ -15,6 +15,7 @@ FORBIDDEN = {
     "sciml.sim": ABOVE_GROUND,
     "sciml.data": ABOVE_GROUND,
     "sciml.metrics": ABOVE_GROUND,
+    "sciml.mesh": ABOVE_GROUND,
     "sciml.pinn": ("sciml.solvers", "sciml.training", "sciml.tasks", "sciml.config", "sciml.cli"),
     "sciml.solvers": ("sciml.training", "sciml.tasks", "sciml.config", "sciml.cli", "sciml.recipes"),
     "sciml.recipes": ("sciml.solvers", "sciml.training", "sciml.tasks", "sciml.config", "sciml.cli"),

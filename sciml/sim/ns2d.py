@@ -96,10 +96,11 @@ class NavierStokes2D(Simulator):
         return None if self._unit_forcing is None else self._unit_forcing * self.forcing_amplitude
 
     def operators(self, dtype: torch.dtype, device) -> dict[str, torch.Tensor]:
-        """Wavenumbers, ``1/|k|^2``, the linear operator, dealiasing mask and forcing in Fourier space."""
+        """Wavenumbers, ``1/|k|^2``, the dealiasing mask and derivative multipliers in Fourier space (cached);
+        the linear operator and the forcing are :meth:`coefficient_operators`."""
         key = (dtype, device)
-        real = torch.float64 if dtype == torch.float64 else torch.float32
         if key not in self._cache:
+            real = _real(dtype)
             kx, ky = rfft2_wavenumbers(self.n, self.L)
             k2 = kx**2 + ky**2
             inv_k2 = torch.where(k2 > 0, 1 / torch.where(k2 > 0, k2, 1), 0)
@@ -113,21 +114,25 @@ class NavierStokes2D(Simulator):
             # omega_hat -> (u, v, omega_x, omega_y): u = -psi_y = i k_y omega / k^2, v = psi_x = -i k_x omega / k^2
             ops["derivatives"] = [op.to(dtype=complex_dtype, device=device) for op in
                                   (1j * ky * inv_k2, -1j * kx * inv_k2, 1j * kx + 0 * ky, 1j * ky + 0 * kx)]
-            if not self.differentiable:
-                ops.update(self._coefficient_operators(ops, real, device))
             self._cache[key] = ops
-        if self.differentiable:
-            return {**self._cache[key], **self._coefficient_operators(self._cache[key], real, device)}
         return self._cache[key]
 
-    def _coefficient_operators(self, ops: dict, real: torch.dtype, device) -> dict[str, torch.Tensor]:
-        """The operators that depend on nu, drag and the forcing amplitude (rebuilt at every use when tensors)."""
-        k2 = ops["k2"]
+    def coefficient_operators(self, dtype: torch.dtype, device) -> dict[str, torch.Tensor]:
+        """``linear`` (``-nu k^2 - drag - hyperviscosity``) and ``f_hat`` (the forcing, when there is one): cached
+        for float coefficients, rebuilt at every call (once per step) for tensor ones, so that the step is
+        differentiable in them."""
+        key = ("coefficients", dtype, device)
+        if not self.differentiable and key in self._cache:
+            return self._cache[key]
+        real = _real(dtype)
+        k2 = self.operators(dtype, device)["k2"]
         linear = -self.nu * k2 - self.drag - self.hyperviscosity * k2**self.hyper_order
         out = {"linear": torch.as_tensor(linear).to(dtype=real, device=device)}
         if self._unit_forcing is not None:
             complex_dtype = torch.complex128 if real == torch.float64 else torch.complex64
             out["f_hat"] = torch.fft.rfft2(self.forcing.to(device)).to(complex_dtype)
+        if not self.differentiable:
+            self._cache[key] = out
         return out
 
     def _check(self, w: torch.Tensor) -> None:
@@ -156,11 +161,14 @@ class NavierStokes2D(Simulator):
         u, v, wx, wy = (self.to_physical(w_hat * d) for d in ops["derivatives"])
         return torch.fft.rfft2(torch.addcmul(u * wx, v, wy))
 
-    def explicit_hat(self, w_hat: torch.Tensor, closure: Closure | None = None) -> torch.Tensor:
-        """Explicit tendency ``-J + f - beta psi_x (+ closure)`` in Fourier space."""
+    def explicit_hat(self, w_hat: torch.Tensor, closure: Closure | None = None,
+                     coefficients: dict[str, torch.Tensor] | None = None) -> torch.Tensor:
+        """Explicit tendency ``-J + f - beta psi_x (+ closure)`` in Fourier space (``coefficients``: this step's
+        :meth:`coefficient_operators`, when the caller has them)."""
         ops = self.operators(_real_dtype(w_hat), w_hat.device)
-        if "f_hat" in ops:
-            out = torch.addcmul(ops["f_hat"], self._advection_hat(w_hat), ops["neg_mask"])
+        coefficients = coefficients or self.coefficient_operators(_real_dtype(w_hat), w_hat.device)
+        if "f_hat" in coefficients:
+            out = torch.addcmul(coefficients["f_hat"], self._advection_hat(w_hat), ops["neg_mask"])
         else:
             out = self._advection_hat(w_hat) * ops["neg_mask"]
         if self.beta:
@@ -173,18 +181,18 @@ class NavierStokes2D(Simulator):
     def rhs(self, state: torch.Tensor, t: float = 0.0) -> torch.Tensor:
         """``d omega / dt`` in physical space."""
         w_hat = self.to_spectral(state)
-        ops = self.operators(state.dtype, state.device)
-        return self.to_physical(self.explicit_hat(w_hat) + ops["linear"] * w_hat)
+        coefficients = self.coefficient_operators(state.dtype, state.device)
+        return self.to_physical(self.explicit_hat(w_hat, None, coefficients) + coefficients["linear"] * w_hat)
 
     # -- steppers -------------------------------------------------------------------------------------
     def step_hat(self, w_hat: torch.Tensor, dt: float, closure: Closure | None = None,
                  previous: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor | None]:
         """One step in Fourier space; returns the new state and what a multistep method carries."""
-        ops = self.operators(_real_dtype(w_hat), w_hat.device)
-        lin = ops["linear"]
+        coefficients = self.coefficient_operators(_real_dtype(w_hat), w_hat.device)
+        lin = coefficients["linear"]
 
         def explicit(v: torch.Tensor) -> torch.Tensor:
-            return self.explicit_hat(v, closure)
+            return self.explicit_hat(v, closure, coefficients)
 
         if self.stepper == "cn_rk4":
             key = ("cn_rk4", float(dt), w_hat.dtype, w_hat.device)
@@ -333,3 +341,5 @@ def _checkpointed(fn: Callable, w_hat: torch.Tensor, previous, count: int, reent
 
     carried = () if previous is None else (previous,)
     return checkpoint(lambda w, *p: fn(w, p[0] if p else None, count), w_hat, *carried, use_reentrant=reentrant)
+def _real(dtype: torch.dtype) -> torch.dtype:
+    return torch.float64 if dtype == torch.float64 else torch.float32

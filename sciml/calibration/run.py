@@ -118,47 +118,19 @@ def history_matching(cfg: CalibrationConfig, model: Lorenz96Calibration, obs: di
     truth_unit = to_unit(_vector(cfg.truth).numpy()[None], bounds)
     waves: list[Wave] = []
     rows, samples, previous = [], [], None
-    earlier: tuple[list, list, list] = ([], [], [])  # earlier waves' designs, outputs and sampling variances
+    runs = (np.zeros((0, dims)), np.zeros((0, len(z))), np.zeros((0, len(z))))  # every finite run: θ, mean, noise
     bar = _progress(cfg, hm.waves, "history matching")
     for w in range(hm.waves):
+        design, outputs, noise, finite, simulation_seconds = _wave_runs(cfg, model, w, previous, run_dir)
         wave_start = time.perf_counter()
-        path = run_dir / "checkpoints" / "history_matching" / f"wave_{w}.pt"
-        if path.is_file():
-            state = load_checkpoint(path)
-            design, outputs, finite = state["design"].numpy(), state["outputs"].numpy(), state["finite"].numpy()
-            noise = state["noise"].numpy()
-            simulation_seconds = float(state["seconds"])
-            wave_start = time.perf_counter()
-        else:
-            if previous is None:
-                design = latin_hypercube(hm.design_points, dims, hm.seed)
-            else:
-                rng = np.random.default_rng(hm.seed + 1000 + w)
-                pick = rng.choice(previous.shape[0], min(hm.design_points, previous.shape[0]), replace=False)
-                design = previous[pick]
-            g = torch.Generator().manual_seed(hm.seed + 7919 * (w + 1))
-            stats = model.ensemble_statistics(torch.from_numpy(to_box(design, bounds)), hm.members, hm.steps, g)
-            finite = torch.isfinite(stats).all(-1).all(-1).numpy()
-            outputs = stats.mean(1).numpy()
-            noise = (stats.var(1) / hm.members).nan_to_num(0.0).numpy() if hm.members > 1 else np.zeros_like(outputs)
-            simulation_seconds = time.perf_counter() - wave_start
-            save_checkpoint({"design": torch.from_numpy(design), "outputs": torch.from_numpy(outputs),
-                             "noise": torch.from_numpy(noise), "finite": torch.from_numpy(finite),
-                             "seconds": simulation_seconds}, path)
-            wave_start = time.perf_counter()
         if finite.sum() < 4:
             raise FloatingPointError(f"history matching wave {w}: {int((~finite).sum())} of {len(finite)} design "
                                      "runs blew up; narrow the parameter ranges or reduce model.dt")
-        # the wave's emulator learns from its own runs and from every earlier run the earlier waves keep
-        inputs, targets, spread = design[finite], outputs[finite], noise[finite]
-        if waves:
-            kept = [not_ruled_out(waves, x, z, obs_var, hm.cutoff, disc) for x in earlier[0]]
-            inputs = np.concatenate([inputs, *(x[k] for x, k in zip(earlier[0], kept, strict=True))])
-            targets = np.concatenate([targets, *(y[k] for y, k in zip(earlier[1], kept, strict=True))])
-            spread = np.concatenate([spread, *(v[k] for v, k in zip(earlier[2], kept, strict=True))])
-        earlier[0].append(design[finite])
-        earlier[1].append(outputs[finite])
-        earlier[2].append(noise[finite])
+        # the wave's emulator learns from its own runs and from the earlier runs the earlier waves keep
+        kept = not_ruled_out(waves, runs[0], z, obs_var, hm.cutoff, disc)
+        new = (design[finite], outputs[finite], noise[finite])
+        inputs, targets, spread = (np.concatenate([a, b[kept]]) for a, b in zip(new, runs, strict=True))
+        runs = tuple(np.concatenate([b, a]) for a, b in zip(new, runs, strict=True))
         emulator = Emulator(inputs, targets, seed=hm.seed + w, noise=spread if hm.members > 1 else None)
         waves.append(Wave(inputs, targets, emulator))
         points, fraction = nroy_sample(waves, dims, z, obs_var, hm.nroy_points, hm.seed + 31 * (w + 1), hm.cutoff,
@@ -189,6 +161,32 @@ def history_matching(cfg: CalibrationConfig, model: Lorenz96Calibration, obs: di
             "truth_kept_every_wave": all(r["truth_not_ruled_out"] for r in rows),
             "simulator_runs": sum(r["simulator_runs"] for r in rows),
             "simulated_time": sum(r["simulated_time"] for r in rows), "seconds": sum(r["seconds"] for r in rows)}
+
+
+def _wave_runs(cfg: CalibrationConfig, model: Lorenz96Calibration, w: int, previous: np.ndarray | None,
+               run_dir: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, float]:
+    """Wave ``w``'s design (unit cube), ensemble means, their sampling variances, which runs stayed finite, and
+    the simulation's seconds: from its checkpoint, or simulated (a Latin hypercube in wave 1, NROY points after)."""
+    hm, path = cfg.history_matching, run_dir / "checkpoints" / "history_matching" / f"wave_{w}.pt"
+    if path.is_file():
+        state = load_checkpoint(path)
+        return (state["design"].numpy(), state["outputs"].numpy(), state["noise"].numpy(), state["finite"].numpy(),
+                float(state["seconds"]))
+    start = time.perf_counter()
+    if previous is None:
+        design = latin_hypercube(hm.design_points, len(PARAMETERS), hm.seed)
+    else:
+        rng = np.random.default_rng(hm.seed + 1000 + w)
+        design = previous[rng.choice(previous.shape[0], min(hm.design_points, previous.shape[0]), replace=False)]
+    g = torch.Generator().manual_seed(hm.seed + 7919 * (w + 1))
+    stats = model.ensemble_statistics(torch.from_numpy(to_box(design, _bounds(cfg))), hm.members, hm.steps, g)
+    finite = torch.isfinite(stats).all(-1).all(-1).numpy()
+    outputs = stats.mean(1).numpy()
+    noise = (stats.var(1) / hm.members).nan_to_num(0.0).numpy() if hm.members > 1 else np.zeros_like(outputs)
+    seconds = time.perf_counter() - start
+    save_checkpoint({"design": torch.from_numpy(design), "outputs": torch.from_numpy(outputs),
+                     "noise": torch.from_numpy(noise), "finite": torch.from_numpy(finite), "seconds": seconds}, path)
+    return design, outputs, noise, finite, seconds
 
 
 def gradient_estimation(cfg: CalibrationConfig, model: Lorenz96Calibration, obs: dict,

@@ -10,6 +10,7 @@ Fortran array ``x(K, batch)``; the sidecar spells out both.
 from __future__ import annotations
 
 import json
+import os
 import warnings
 from pathlib import Path
 from typing import Any
@@ -17,6 +18,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from sciml import __version__
 from sciml.errors import ExportError
 
 FORMATS = ("torchscript", "pt2")
@@ -108,14 +110,15 @@ def export(model: nn.Module, example_inputs: torch.Tensor, path: str | Path, for
         raise ExportError(f"dims {dims} do not match the state's {example.dim()} dimensions")
     dtype = str(example.dtype).removeprefix("torch.")
     dynamic, trace_warnings = True, []
+    staged = path.with_name(f".{path.name}.{os.getpid()}.tmp")  # checked before it replaces anything
     with torch.no_grad():
         if format == "torchscript":
             traced, trace_warnings = _trace(module, example, name)
             spec = f"{dtype};" + ",".join(["-1", *(str(s) for s in example.shape[1:])])
-            torch.jit.save(traced, str(path), _extra_files={SPEC_FILE: spec})
+            torch.jit.save(traced, str(staged), _extra_files={SPEC_FILE: spec})
         else:
             program, dynamic = _export_program(module, example, name)
-            torch.export.save(program, str(path))
+            torch.export.save(program, str(staged))
     shape = [-1 if dynamic else int(example.shape[0]), *(int(s) for s in example.shape[1:])]
     sidecar = {
         "format": format, "file": path.name,
@@ -125,18 +128,23 @@ def export(model: nn.Module, example_inputs: torch.Tensor, path: str | Path, for
         "order": "C (row-major): the last dimension varies fastest",
         "fortran": f"declare {output_name}({', '.join(reversed(dims))}): the same memory, dimensions reversed",
         "normalisation": _normalisation(model), "closure": name,
-        "sciml_version": _sciml_version(), "torch_version": torch.__version__,
+        "sciml_version": __version__, "torch_version": torch.__version__,
         "trace_warnings": trace_warnings,  # checked: the trace reproduced the model on other inputs
     }
-    Path(f"{path}.json").write_text(json.dumps(sidecar, indent=1))
-    reloaded = load(path)
-    with torch.no_grad():
-        again = reloaded(example)
-    tol = rtol if rtol is not None else (1e-5 if example.dtype == torch.float32 else 1e-10)
-    scale = float(eager.abs().max()) or 1.0
-    if not bool(torch.isfinite(again).all()) or float((again - eager).abs().max()) > tol * scale:
-        raise ExportError(f"the exported {name} differs from the eager model by "
-                          f"{float((again - eager).abs().max()) / scale:.2e} (relative), above {tol:g}")
+    Path(f"{staged}.json").write_text(json.dumps(sidecar, indent=1))
+    try:
+        with torch.no_grad():
+            again = load(staged)(example)
+        tol = rtol if rtol is not None else (1e-5 if example.dtype == torch.float32 else 1e-10)
+        scale = float(eager.abs().max()) or 1.0
+        if not bool(torch.isfinite(again).all()) or float((again - eager).abs().max()) > tol * scale:
+            raise ExportError(f"the exported {name} differs from the eager model by "
+                              f"{float((again - eager).abs().max()) / scale:.2e} (relative), above {tol:g}")
+        os.replace(staged, path)
+        os.replace(f"{staged}.json", f"{path}.json")
+    finally:
+        for leftover in (staged, Path(f"{staged}.json")):
+            leftover.unlink(missing_ok=True)
     return path
 
 
@@ -173,9 +181,3 @@ def load(path: str | Path) -> ExportedClosure:
     else:
         raise ValueError(f"{path}.json: unknown format {spec.get('format')!r}")
     return ExportedClosure(module, spec)
-
-
-def _sciml_version() -> str:
-    import sciml
-
-    return sciml.__version__

@@ -11,9 +11,11 @@ import numpy as np
 import torch
 
 
-def uniform_mesh(n: int, dtype: torch.dtype = torch.float64) -> torch.Tensor:
-    """The computational grid: ``(n, n, 2)`` nodes ``(i, j) / (n - 1)``."""
+def uniform_mesh(n: int, dtype: torch.dtype = torch.float64, dim: int = 2) -> torch.Tensor:
+    """The computational grid: ``(n, n, 2)`` nodes ``(i, j) / (n - 1)`` (``(n, 1)`` in 1D)."""
     s = torch.linspace(0, 1, n, dtype=dtype)
+    if dim == 1:
+        return s[:, None]
     return torch.stack(torch.meshgrid(s, s, indexing="ij"), dim=-1)
 
 

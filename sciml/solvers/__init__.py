@@ -30,6 +30,7 @@ from sciml.solvers.context import SolverContext, grid_context
 from sciml.solvers.emulator import NeuralSolver
 from sciml.solvers.fno import FNOConfig, build_fno, validate_fno
 from sciml.solvers.le_pde import LEPDEConfig, LEPDEMambaConfig, build_le_pde, validate_le_pde
+from sciml.solvers.mesh_mover import MeshMover, MeshMoverConfig, build_mesh_mover, validate_mesh_mover
 from sciml.solvers.mno import MNOConfig, build_mno, validate_mno
 from sciml.solvers.mp_pde import MPPDEConfig, build_mp_pde, validate_mp_pde
 from sciml.solvers.pde_refiner import PDERefinerConfig, build_pde_refiner, validate_pde_refiner
@@ -67,6 +68,7 @@ registry.register("polynomial", SolverSpec(PolynomialClosureConfig, build_polyno
 registry.register("local_mlp", SolverSpec(LocalMLPClosureConfig, build_local_mlp, ("closure",)))
 registry.register("mno", SolverSpec(MNOConfig, build_mno, ("closure",), validate_mno))
 registry.register("cnn_closure", SolverSpec(CNNClosureConfig, build_cnn_closure, ("closure",), validate_cnn_closure))
+registry.register("mesh_mover", SolverSpec(MeshMoverConfig, build_mesh_mover, ("mesh",), validate_mesh_mover))
 registry.register("pinn", SolverSpec(PINNConfig, build_physics_informed, ("collocation",), validate_pinn))
 registry.register("pig", SolverSpec(PIGConfig, build_physics_informed, ("collocation",), validate_pig))
 
@@ -81,6 +83,6 @@ def build(cfg: Any, context: Any) -> Solver:
     return get(cfg.name).build(cfg, context)
 
 
-__all__ = ["AutoregressiveSolver", "ClosureSolver", "ClosureTraining", "CollocationContext", "NeuralSolver",
+__all__ = ["AutoregressiveSolver", "ClosureSolver", "ClosureTraining", "CollocationContext", "MeshMover", "NeuralSolver",
            "PhysicsInformedSolver", "Solver", "SolverContext", "SolverSpec", "UnrollPlan", "build", "get",
            "grid_context", "registry"]

@@ -1,4 +1,4 @@
-"""Training tasks, found by name (``task.name``): ``trajectory``, ``collocation``, ``closure``.
+"""Training tasks, found by name (``task.name``): ``trajectory``, ``collocation``, ``closure``, ``mesh``.
 
 ``python -m sciml.train`` and ``python -m sciml.evaluate`` dispatch through this registry. A solver names
 the tasks it can be trained by (``sciml.solvers.SolverSpec.tasks``); its first is the default.
@@ -13,10 +13,11 @@ from sciml.registry import Registry
 from sciml.tasks.base import RunConfig, TaskSpec, prepare_run_dir
 from sciml.tasks.closure import TASK as CLOSURE
 from sciml.tasks.collocation import TASK as COLLOCATION
+from sciml.tasks.mesh import TASK as MESH
 from sciml.tasks.trajectory import TASK as TRAJECTORY
 
 registry: Registry[TaskSpec] = Registry("task")
-for _task in (TRAJECTORY, COLLOCATION, CLOSURE):
+for _task in (TRAJECTORY, COLLOCATION, CLOSURE, MESH):
     registry.register(_task.name, _task)
 
 

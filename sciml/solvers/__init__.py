@@ -83,6 +83,6 @@ def build(cfg: Any, context: Any) -> Solver:
     return get(cfg.name).build(cfg, context)
 
 
-__all__ = ["AutoregressiveSolver", "ClosureSolver", "ClosureTraining", "CollocationContext", "MeshMover", "NeuralSolver",
-           "PhysicsInformedSolver", "Solver", "SolverContext", "SolverSpec", "UnrollPlan", "build", "get",
-           "grid_context", "registry"]
+__all__ = ["AutoregressiveSolver", "ClosureSolver", "ClosureTraining", "CollocationContext", "MeshMover",
+           "NeuralSolver", "PhysicsInformedSolver", "Solver", "SolverContext", "SolverSpec", "UnrollPlan", "build",
+           "get", "grid_context", "registry"]

@@ -83,8 +83,9 @@ def validate(cfg: Any) -> None:
     validate_trainer(cfg.trainer)
     if cfg.trainer.amp:
         raise ConfigError("trainer.amp=true: the Monge–Ampère residual needs second derivatives in full precision")
-    for key, value, low in (("trainer.batch_size", cfg.trainer.batch_size, 1),
-                            ("evaluate.mesh_size", cfg.evaluate.mesh_size, 3), ("evaluate.frames", cfg.evaluate.frames, 1)):
+    for key, low in (("trainer.batch_size", 1), ("evaluate.frames", 1), ("evaluate.mesh_size", 3)):
+        section, name = key.split(".")
+        value = getattr(getattr(cfg, section), name)
         if value < low:
             raise ConfigError(f"bad value for '{key}': {value} (must be >= {low})")
     if cfg.evaluate.split not in recipes.SPLITS:
@@ -203,7 +204,8 @@ def evaluate(cfg: Any, run_dir: Path) -> dict:
         coarse = mover.mesh(chunk, ev.mesh_size)
         uniform = uniform_mesh(ev.mesh_size, chunk.dtype, mover.dim)
         for i in range(len(chunk)):
-            moved_error, uniform_error = interpolation_errors(chunk[i], coarse[i]), interpolation_errors(chunk[i], uniform)
+            moved_error = interpolation_errors(chunk[i], coarse[i])
+            uniform_error = interpolation_errors(chunk[i], uniform)
             rows.append({k: float(v[i]) for k, v in quality.items()} |
                         {"interpolation_moved": moved_error, "interpolation_uniform": uniform_error,
                          "interpolation_ratio": moved_error / max(uniform_error, 1e-300)})
@@ -217,8 +219,8 @@ def evaluate(cfg: Any, run_dir: Path) -> dict:
         picks = np.unique(np.linspace(0, len(times) - 1, ev.frames).round().astype(int))
         meshes = mover.mesh(solutions[picks], ev.mesh_size)
         frames = [(float(times[k]), solutions[k, 0].numpy(), meshes[i].numpy()) for i, k in enumerate(picks)]
-        moving_mesh_figure(frames, out / "moving_mesh.png",
-                           f"{cfg.dataset.name}: {ev.mesh_size}² mesh moved by {cfg.solver.name} (α = {cfg.solver.alpha:g})")
+        title = f"{cfg.dataset.name}: {ev.mesh_size}² mesh moved by {cfg.solver.name} (α = {cfg.solver.alpha:g})"
+        moving_mesh_figure(frames, out / "moving_mesh.png", title)
     return results
 
 

@@ -27,6 +27,7 @@ from sciml.recipes.advection1d import (
     validate_advection1d,
 )
 from sciml.recipes.burgers1d import Burgers1DConfig, burgers_layout, burgers_simulate, validate_burgers1d
+from sciml.recipes.burgers2d import Burgers2DConfig, burgers2d_layout, burgers2d_simulate, validate_burgers2d
 from sciml.recipes.files import FilesConfig, file_options, file_paths, validate_files
 from sciml.recipes.fronts import (
     FlowMixing2DConfig,
@@ -78,6 +79,7 @@ registry.register("ks1d", DatasetRecipe(KS1DConfig, ks1d_layout, ks1d_simulate, 
 registry.register("burgers1d", DatasetRecipe(Burgers1DConfig, burgers_layout, burgers_simulate, validate_burgers1d))
 registry.register("flow_mixing2d", DatasetRecipe(FlowMixing2DConfig, flow_mixing_layout, flow_mixing_simulate,
                                                  validate_flow_mixing2d))
+registry.register("burgers2d", DatasetRecipe(Burgers2DConfig, burgers2d_layout, burgers2d_simulate, validate_burgers2d))
 registry.register("lorenz96_two_scale", DatasetRecipe(Lorenz96TwoScaleConfig, l96_layout, l96_simulate, validate_l96))
 for _config in (Kolmogorov2DConfig, Decaying2DConfig, SmarlCasesConfig, NS2DFNOConfig):
     registry.register(_config.name, DatasetRecipe(_config, ns2d_layout, ns2d_simulate, validate_ns2d, resolved))

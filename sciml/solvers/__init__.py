@@ -31,6 +31,7 @@ from sciml.solvers.emulator import NeuralSolver
 from sciml.solvers.fno import FNOConfig, build_fno, validate_fno
 from sciml.solvers.le_pde import LEPDEConfig, LEPDEMambaConfig, build_le_pde, validate_le_pde
 from sciml.solvers.mesh_mover import MeshMover, MeshMoverConfig, build_mesh_mover, validate_mesh_mover
+from sciml.solvers.mm_pde import MMPDEConfig, build_mm_pde, validate_mm_pde
 from sciml.solvers.mno import MNOConfig, build_mno, validate_mno
 from sciml.solvers.mp_pde import MPPDEConfig, build_mp_pde, validate_mp_pde
 from sciml.solvers.pde_refiner import PDERefinerConfig, build_pde_refiner, validate_pde_refiner
@@ -59,6 +60,7 @@ registry: Registry[SolverSpec] = Registry("solver")
 registry.register("fno", SolverSpec(FNOConfig, build_fno, validate=validate_fno))
 registry.register("unet", SolverSpec(UNetConfig, build_unet, validate=validate_unet))
 registry.register("mp_pde", SolverSpec(MPPDEConfig, build_mp_pde, validate=validate_mp_pde))
+registry.register("mm_pde", SolverSpec(MMPDEConfig, build_mm_pde, validate=validate_mm_pde))
 registry.register("pde_refiner", SolverSpec(PDERefinerConfig, build_pde_refiner, validate=validate_pde_refiner))
 registry.register("cape", SolverSpec(CAPEConfig, partial(build_cape, lookup=registry.get),
                                      validate=partial(validate_cape, lookup=registry.get)))

@@ -50,6 +50,16 @@ def knn_graph(pos: torch.Tensor, k: int, lengths: torch.Tensor | None = None) ->
     return torch.stack([source.reshape(-1), target.reshape(-1)])
 
 
+def nearest(query: torch.Tensor, points: torch.Tensor, k: int,
+            lengths: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    """The ``k`` nearest ``points (P, d)`` to each ``query (Q, d)`` row: indices and distances, ``(Q, k)`` each."""
+    if not 0 < k <= points.shape[0]:
+        raise ValueError(f"k={k} neighbours need between 1 and {points.shape[0]} points")
+    diff = periodic_difference(query[:, None, :], points[None, :, :], lengths)
+    found = diff.norm(dim=-1).topk(k, dim=1, largest=False)
+    return found.indices, found.values
+
+
 def batch_edges(edge_index: torch.Tensor, graphs: int, nodes: int) -> torch.Tensor:
     """The edges of ``graphs`` copies of one graph of ``nodes`` nodes, numbered graph after graph."""
     offsets = torch.arange(graphs, device=edge_index.device).repeat_interleave(edge_index.shape[1]) * nodes

@@ -108,6 +108,28 @@ def _node_positions(context: SolverContext) -> tuple[torch.Tensor, torch.Tensor,
     return grid, torch.tensor(lengths, dtype=torch.float64), uniform and len(coords) == 1
 
 
+def processor(cfg: MPPDEConfig, channels: int, n_space: int, n_params: int):
+    """The encoder, message-passing layers and decoder of one MP-PDE network for ``channels`` fields."""
+    k = cfg.time_window
+    encoder = _mlp(k * channels + n_space + 1 + n_params, cfg.hidden)
+    layers = nn.ModuleList(MessagePassingLayer(cfg.hidden, k * channels, n_space, n_params)
+                           for _ in range(cfg.layers))
+    first, second = _decoder_kernels(cfg.hidden, k) or (0, 0)
+    if not first:
+        raise ValueError(f"solver.hidden={cfg.hidden} is too small to decode {k} frames")
+    decoder = nn.Sequential(nn.Conv1d(1, 8, first, stride=3), nn.SiLU(), nn.Conv1d(8, channels, second))
+    return encoder, layers, decoder
+
+
+def process(net: nn.Module, u, pos, t, theta, edges, relative, batch, graphs: int) -> torch.Tensor:
+    """The slopes ``(G N, C, K)`` of ``net`` (with ``encoder``, ``layers``, ``decoder``) for node bundles ``u
+    (G N, K C)`` at positions ``pos (G N, d)``, times ``t (G N,)`` and parameters ``theta (G N, P)``."""
+    h = net.encoder(torch.cat([u, pos, t[:, None], theta], dim=-1))
+    for layer in net.layers:
+        h = layer(h, u, theta, edges, relative.to(h.dtype), batch, graphs)
+    return net.decoder(h[:, None, :])
+
+
 class MPPDE(AutoregressiveSolver):
     """Windows ``(B, K, C, *space)`` -> the next ``K`` frames ``(B, K, C, *space)``."""
 
@@ -134,13 +156,7 @@ class MPPDE(AutoregressiveSolver):
         self._batched: dict[tuple, tuple[torch.Tensor, torch.Tensor, torch.Tensor]] = {}
         n_space, n_params = positions.shape[1], context.n_params
         self.param_scaling = ParamScaling(context.param_ranges)
-        self.encoder = _mlp(k * c + n_space + 1 + n_params, cfg.hidden)
-        self.layers = nn.ModuleList(MessagePassingLayer(cfg.hidden, k * c, n_space, n_params)
-                                    for _ in range(cfg.layers))
-        first, second = _decoder_kernels(cfg.hidden, k) or (0, 0)
-        if not first:
-            raise ValueError(f"solver.hidden={cfg.hidden} is too small to decode {k} frames")
-        self.decoder = nn.Sequential(nn.Conv1d(1, 8, first, stride=3), nn.SiLU(), nn.Conv1d(8, c, second))
+        self.encoder, self.layers, self.decoder = processor(cfg, c, n_space, n_params)
         self.duration = float(context.duration) or 1.0
 
     def _graph(self, graphs: int, device: torch.device):
@@ -164,11 +180,8 @@ class MPPDE(AutoregressiveSolver):
         t = (torch.zeros(b, device=window.device) if time is None else time / self.duration).to(window.dtype)
         theta = (self.param_scaling(params) if params is not None
                  else window.new_zeros(b, 0)).repeat_interleave(nodes, dim=0)
-        h = self.encoder(torch.cat([u, pos, t.repeat_interleave(nodes)[:, None], theta], dim=-1))
         edges, relative, batch = self._graph(b, window.device)
-        for layer in self.layers:
-            h = layer(h, u, theta, edges, relative.to(h.dtype), batch, b)
-        slopes = self.decoder(h[:, None, :])  # (B N, C, K)
+        slopes = process(self, u, pos, t.repeat_interleave(nodes), theta, edges, relative, batch, b)  # (B N, C, K)
         steps = torch.arange(1, k + 1, device=window.device, dtype=window.dtype) * self.context.dt
         last = window[:, -1].reshape(b, c, nodes).permute(0, 2, 1).reshape(b * nodes, c)
         frames = last[..., None] + steps * slopes  # u^{t + l} = u^t + l dt d^l

@@ -211,6 +211,7 @@ def evaluate(cfg: Any, run_dir: Path) -> dict:
                          "interpolation_ratio": moved_error / max(uniform_error, 1e-300)})
     results = {"task": "mesh", "run_dir": str(run_dir), "split": ev.split, "checkpoint": ev.checkpoint,
                "step": int(state["step"]), "solutions": len(rows), "mesh_size": ev.mesh_size,
+               "quality_mesh_size": int(solutions.shape[-1]),
                "alpha": cfg.solver.alpha, "summary": _summarise(rows), "per_solution": rows}
     out = run_dir / "evaluation"
     write_json(results, out / "results.json")
@@ -240,16 +241,17 @@ def _summarise(rows: list[dict]) -> dict:
 
 
 def summary(results: dict) -> str:
-    s = results["summary"]
+    s, q = results["summary"], results.get("quality_mesh_size", "data")
     return "\n".join([
         f"mesh mover on {results['solutions']} {results['split']} solutions (step {results['step']}, "
         f"{results['checkpoint']} checkpoint, α = {results['alpha']:g})", "",
         "| metric | value |", "|---|---:|",
-        f"| inverted cells (all solutions), solutions with any | {s['inverted_cells']}, {s['tangled_solutions']} |",
+        f"| inverted cells (all solutions), solutions with any ({q}-node sides) | {s['inverted_cells']}, "
+        f"{s['tangled_solutions']} |",
         f"| smallest det J at a node | {s['min_jacobian']:.3g} |",
         f"| largest boundary drift | {s['max_boundary_drift']:.2e} |",
-        f"| equidistribution std, moved / uniform (mean, max) | {s['equidistribution_ratio_mean']:.3f}, "
-        f"{s['equidistribution_ratio_max']:.3f} |",
+        f"| equidistribution std, moved / uniform (mean, max; {q}-node sides) | "
+        f"{s['equidistribution_ratio_mean']:.3f}, {s['equidistribution_ratio_max']:.3f} |",
         f"| interpolation error on {results['mesh_size']}-node sides, moved / uniform (median, max; untangled) | "
         f"{s['interpolation_ratio_median']:.3f}, {s['interpolation_ratio_max']:.3f} |",
         f"| interpolation error, moved and uniform (means) | {s['interpolation_moved_mean']:.3e}, "

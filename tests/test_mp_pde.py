@@ -8,7 +8,7 @@ import torch
 from sciml import solvers
 from sciml.config import load_config
 from sciml.solvers import SolverContext, grid_context
-from sciml.solvers.graphs import batch_edges, knn_graph, periodic_difference, radius_graph
+from sciml.solvers.graphs import batch_edges, knn_graph, nearest, periodic_difference, radius_graph
 from sciml.tasks import fit
 from sciml.tasks.trajectory.fit import unroll_plan
 from sciml.training import read_metrics
@@ -44,6 +44,20 @@ def test_a_knn_graph_on_a_periodic_2d_grid_joins_each_node_to_its_four_axis_neig
     assert edges.shape == (2, 4 * n * n) and torch.allclose(d.norm(dim=-1), torch.ones(len(d), dtype=d.dtype))
     with pytest.raises(ValueError, match="k=40"):
         knn_graph(ij, 40)
+
+
+def test_nearest_matches_a_brute_force_minimum_image_search():
+    g = torch.Generator().manual_seed(0)
+    points = torch.rand(2, 300, 2, generator=g, dtype=torch.float64)
+    query = torch.rand(2, 40, 2, generator=g, dtype=torch.float64)
+    lengths = torch.ones(2, dtype=torch.float64)
+    index, distance = nearest(query, points, 5, lengths)
+    brute = periodic_difference(query[:, :, None], points[:, None], lengths).norm(dim=-1)  # (2, 40, 300)
+    expected = brute.topk(5, dim=-1, largest=False)
+    torch.testing.assert_close(distance, expected.values)  # across the wrap-around too
+    assert torch.equal(index.sort(-1).values, expected.indices.sort(-1).values)
+    plain_index, plain = nearest(query[0], points[0], 3)
+    torch.testing.assert_close(plain, torch.cdist(query[0], points[0]).topk(3, largest=False).values)
 
 
 def test_the_solver_is_equivariant_to_a_permutation_of_the_nodes():

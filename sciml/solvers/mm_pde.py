@@ -95,17 +95,19 @@ class LearnedInterpolation(nn.Module):
         nn.init.zeros_(self.score[-1].bias)
 
     def forward(self, values: torch.Tensor, source: torch.Tensor, target: torch.Tensor, spacing: float,
-                lengths: torch.Tensor) -> torch.Tensor:
+                lengths: torch.Tensor, neighbours: tuple[torch.Tensor, torch.Tensor] | None = None) -> torch.Tensor:
         """``values (G, S, F)`` at ``source (G, S, d)`` -> ``(G, T, F)`` at ``target (G, T, d)``; positions in the
-        periodic unit square, offsets scaled by the grid ``spacing``."""
-        out = []
-        for v, s, t in zip(values, source, target, strict=True):  # graphs differ in their moved nodes
-            index, distance = nearest(t, s, self.neighbours, lengths)
-            offset = periodic_difference(s[index], t[:, None, :], lengths) / spacing
-            features = torch.cat([offset, distance[..., None] / spacing], -1)
-            logits = -torch.log(distance / spacing + 1e-3) + self.score(features).squeeze(-1)
-            out.append((logits.softmax(-1)[..., None] * v[index]).sum(1))
-        return torch.stack(out)
+        periodic unit square, offsets scaled by the grid ``spacing``. ``neighbours``: the indices and distances
+        ``(G, T, k)`` of each target's nearest sources, when already found."""
+        index, distance = neighbours if neighbours is not None else nearest(target, source, self.neighbours, lengths)
+        g, s = source.shape[:2]
+        flat = (index + s * torch.arange(g, device=index.device)[:, None, None]).reshape(-1)
+        near = source.reshape(g * s, -1)[flat].reshape(*index.shape, -1)
+        offset = periodic_difference(near, target[..., None, :], lengths) / spacing
+        logits = -torch.log(distance / spacing + 1e-3) + self.score(
+            torch.cat([offset, distance[..., None] / spacing], -1)).squeeze(-1)
+        gathered = values.reshape(g * s, -1)[flat].reshape(*index.shape, values.shape[-1])
+        return (logits.softmax(-1)[..., None] * gathered).sum(-2)
 
 
 class Branch(nn.Module):
@@ -164,17 +166,27 @@ class MMPDE(AutoregressiveSolver):
     def _moved_graph(self, nodes: torch.Tensor):
         """Batched kNN edges and relative positions over each graph's moved nodes ``(B, N, 2)``."""
         b, n = nodes.shape[:2]
-        edges = torch.cat([knn_graph(x, self.cfg.k, self.lengths.to(x.dtype)) + i * n for i, x in enumerate(nodes)], 1)
+        index, _ = nearest(nodes, nodes, self.cfg.k + 1, self.lengths.to(nodes.dtype))
+        offsets = n * torch.arange(b, device=nodes.device)[:, None, None]
+        source = (index[..., 1:] + offsets).reshape(-1)  # the first neighbour is the node itself
+        target = (torch.arange(n, device=nodes.device)[None, :, None] + offsets).expand(b, n, self.cfg.k).reshape(-1)
+        edges = torch.stack([source, target])
         flat = nodes.reshape(-1, 2)
         relative = periodic_difference(flat[edges[1]], flat[edges[0]], self.lengths.to(flat.dtype))
         return edges, relative
 
-    def roundtrip(self, u: torch.Tensor, moved: torch.Tensor) -> torch.Tensor:
+    def _neighbours(self, grid: torch.Tensor, moved: torch.Tensor):
+        """The interpolators' neighbour sets, found once per step: grid nodes near each moved node and back."""
+        lengths, k = self.lengths.to(grid.dtype), self.cfg.interpolation_neighbours
+        return nearest(moved, grid, k, lengths), nearest(grid, moved, k, lengths)
+
+    def roundtrip(self, u: torch.Tensor, moved: torch.Tensor, neighbours=None) -> torch.Tensor:
         """Uniform -> moved -> uniform of node values ``u (B, N, F)``."""
         grid = self.positions.to(u.dtype).expand(len(u), -1, -1)
         spacing, lengths = 1.0 / self.n, self.lengths.to(u.dtype)
-        there = self.to_moved(u, grid, moved, spacing, lengths)
-        return self.to_uniform(there, moved, grid, spacing, lengths)
+        to_moved, to_uniform = neighbours if neighbours is not None else self._neighbours(grid, moved)
+        there = self.to_moved(u, grid, moved, spacing, lengths, to_moved)
+        return self.to_uniform(there, moved, grid, spacing, lengths, to_uniform)
 
     def advance_with_loss(self, window, target, params, time=None):
         b, k, c = window.shape[:3]
@@ -187,7 +199,8 @@ class MMPDE(AutoregressiveSolver):
         theta = (self.param_scaling(params) if params is not None
                  else window.new_zeros(b, 0)).repeat_interleave(nodes, dim=0)
         moved = self.moved_nodes(window[:, -1])
-        roundtrip = ((self.roundtrip(u, moved) - u) ** 2).mean()
+        neighbours = self._neighbours(grid, moved)
+        roundtrip = ((self.roundtrip(u, moved, neighbours) - u) ** 2).mean()
         if self.training and 0 < self._step <= self.cfg.pretrain_steps:  # interpolators first, on round trips
             frames = window[:, -1:].expand(b, k, *window.shape[2:])
             return frames, {"roundtrip": roundtrip}
@@ -196,11 +209,11 @@ class MMPDE(AutoregressiveSolver):
         relative = periodic_difference(grid.reshape(-1, 2)[edges[1]], grid.reshape(-1, 2)[edges[0]], lengths)
         flat_u = u.reshape(b * nodes, k * c)
         uniform = process(self.uniform_branch, flat_u, grid.reshape(-1, 2), t, theta, edges, relative, batch, b)
-        u_moved = self.to_moved(u, grid, moved, spacing, lengths)
+        u_moved = self.to_moved(u, grid, moved, spacing, lengths, neighbours[0])
         moved_edges, moved_relative = self._moved_graph(moved)
         on_moved = process(self.moving_branch, u_moved.reshape(b * nodes, k * c), moved.reshape(-1, 2), t, theta,
                            moved_edges, moved_relative, batch, b)  # (B N, C, K) at the moved nodes
-        back = self.to_uniform(on_moved.reshape(b, nodes, c * k), moved, grid, spacing, lengths)
+        back = self.to_uniform(on_moved.reshape(b, nodes, c * k), moved, grid, spacing, lengths, neighbours[1])
         back = back.reshape(b * nodes, c, k)
         gate = self.cut(torch.cat([flat_u, uniform.reshape(b * nodes, -1), back.reshape(b * nodes, -1)], -1))
         slopes = uniform + gate.reshape(b * nodes, c, k) * back

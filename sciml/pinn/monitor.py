@@ -1,7 +1,12 @@
-"""Propagation-failure monitor: the shape of the residual distribution (Daw et al. 2023).
+"""Propagation-failure monitors.
 
-A PINN that converged to a trivial solution has a small mean residual but a few points of very large
-residual where the solution should propagate: ``|r|`` becomes highly skewed and heavy-tailed.
+- The shape of the residual distribution (Daw et al. 2023): a PINN that converged to a trivial solution has a
+  small mean residual but a few points of very large residual where the solution should propagate: ``|r|``
+  becomes highly skewed and heavy-tailed.
+- The amplitude (for problems that conserve it, e.g. convection): a PINN whose solution decays in time (R3's
+  failure on convection at beta = 50: the stripes are there but fade) spreads its residual evenly over the
+  stripes, so the residual's shape does not show it; the spatial RMS of the prediction against the initial
+  condition's does, without the reference solution.
 """
 
 from __future__ import annotations
@@ -9,6 +14,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import torch
+
+AMPLITUDE_THRESHOLD = 0.5  # flag a solution whose RMS falls below half the initial condition's
 
 
 @dataclass(frozen=True)
@@ -36,3 +43,21 @@ def looks_like_propagation_failure(relative_error: float, stats: ResidualStats, 
                                    kurtosis_threshold: float = 10.0) -> bool:
     """The signature of a trivial solution: a large error with a heavy-tailed residual distribution."""
     return relative_error > error_threshold and stats.kurtosis > kurtosis_threshold
+
+
+def amplitude_ratio(model, problem, sizes: tuple[int, ...]) -> float:
+    """``min_t rms_x u(x, t) / rms_x u0(x)`` on the evaluation grid ``sizes`` (an evolution problem): 1 for an
+    amplitude-conserving solution, small when the prediction decays."""
+    axis = problem.time_axis
+    points = problem.domain.grid(sizes)
+    with torch.no_grad():
+        u = model(points).reshape(-1)
+        u0 = problem.initial_value(points)
+    shape = list(sizes)
+    u, u0 = u.reshape(shape).movedim(axis, 0).flatten(1), u0.reshape(shape).movedim(axis, 0).flatten(1)
+    rms = u.pow(2).mean(1).sqrt()
+    return float((rms / u0.pow(2).mean(1).sqrt().clamp_min(1e-12)).min())
+
+
+def looks_like_amplitude_decay(ratio: float, threshold: float = AMPLITUDE_THRESHOLD) -> bool:
+    return ratio < threshold

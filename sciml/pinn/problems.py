@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import torch
@@ -91,6 +92,21 @@ class Problem:
     domain: Box
     time_axis: int | None = None
     periodic_axes: tuple[int, ...] = ()  # axes on which the solution is periodic over the domain
+    curriculum_parameter: str | None = None  # the coefficient a curriculum may grow (sciml.pinn.strategies)
+    conserves_amplitude: bool = False  # the solution's spatial RMS is constant in time (the amplitude monitor)
+
+    @contextmanager
+    def coefficient(self, value: float | None):
+        """Within the block, the curriculum coefficient is ``value`` (None: unchanged)."""
+        if value is None or self.curriculum_parameter is None:
+            yield
+            return
+        saved = getattr(self, self.curriculum_parameter)
+        setattr(self, self.curriculum_parameter, float(value))
+        try:
+            yield
+        finally:
+            setattr(self, self.curriculum_parameter, saved)
 
     def residual(self, model: Model, points: torch.Tensor) -> torch.Tensor:
         """PDE residual ``(N,)`` at ``points`` (``requires_grad`` is set here)."""
@@ -124,6 +140,8 @@ class Convection(Problem):
     name = "convection"
     time_axis = 1
     periodic_axes = (0,)
+    curriculum_parameter = "beta"
+    conserves_amplitude = True  # pure transport
 
     def __init__(self, beta: float = 50.0):
         self.beta = float(beta)

@@ -16,9 +16,10 @@ import torch
 
 from sciml.errors import ConfigError
 from sciml.pinn.models import MLP, PIG, HardInitial
-from sciml.pinn.monitor import residual_stats
+from sciml.pinn.monitor import amplitude_ratio, residual_stats
 from sciml.pinn.problems import Problem
 from sciml.pinn.samplers import Sampler, UniformFixed
+from sciml.pinn.strategies import StrategyConfig, causal_residual_loss, curriculum_value
 from sciml.solvers.base import Solver
 
 LBFGS_CONSTRAINT_SEED = 12345  # the L-BFGS stage draws the same initial/boundary points at every evaluation
@@ -89,6 +90,8 @@ class CollocationContext:
       eval_grid: the validation grid (points per axis).
       snapshot_steps: optimiser steps whose collocation points are kept for the pictures (0: before training).
       lbfgs_points: > 0: the L-BFGS stage uses this many fresh uniform points instead of the sampler's.
+      strategy: curriculum and causal weighting (:mod:`sciml.pinn.strategies`; first-order stage only).
+      max_steps: the first-order steps (the curriculum's length is a share of them).
     """
 
     problem: Problem
@@ -100,6 +103,8 @@ class CollocationContext:
     eval_grid: tuple[int, ...] = (256, 100)
     snapshot_steps: frozenset[int] = frozenset()
     lbfgs_points: int = 0
+    strategy: StrategyConfig = field(default_factory=StrategyConfig)
+    max_steps: int = 0
 
 
 class PhysicsInformedSolver(Solver):
@@ -124,6 +129,8 @@ class PhysicsInformedSolver(Solver):
             self.snapshots.append((0, self.sampler.points.detach().clone()))
         self._residual: torch.Tensor | None = None
         self._report = None
+        self._coefficient: float | None = None  # the curriculum's value at the current step
+        self._causal_min: float | None = None
 
     def predict(self, points: torch.Tensor) -> torch.Tensor:
         """``u`` at ``(N, d)`` points, ``(N,)``."""
@@ -137,12 +144,32 @@ class PhysicsInformedSolver(Solver):
         return self.generator
 
     def training_loss(self, batch, step: int) -> dict[str, torch.Tensor]:
-        """``residual``: mean of the sampler's weights x r^2; then each constraint term times its weight."""
+        """``residual``: mean of the sampler's weights x r^2 (causally weighted over time chunks with
+        ``strategy.causal_epsilon``); then each constraint term times its weight. With a curriculum the PDE
+        coefficient is the stage's value."""
         draws = self._constraint_draws()
-        residual = self.problem.residual(self.net, self.sampler.points)
+        strategy = self.context.strategy
+        adam = self.stage == "adam"
+        self._coefficient = None
+        if adam and strategy.curriculum_start > 0:
+            target = getattr(self.problem, self.problem.curriculum_parameter)
+            self._coefficient = curriculum_value(step, self.context.max_steps, strategy.curriculum_start, target,
+                                                 strategy.curriculum_stages, strategy.curriculum_fraction)
+        with self.problem.coefficient(self._coefficient):
+            residual = self.problem.residual(self.net, self.sampler.points)
+            constraints = self.problem.constraint_losses(self.net, self.context.constraint_points, draws)
         self._residual = residual
-        terms = {"residual": (self.sampler.weights() * residual.pow(2)).mean()}
-        for name, value in self.problem.constraint_losses(self.net, self.context.constraint_points, draws).items():
+        squared = self.sampler.weights() * residual.pow(2)
+        if adam and strategy.causal_epsilon > 0:
+            axis = self.problem.time_axis
+            box = self.problem.domain
+            loss, weights = causal_residual_loss(squared, self.sampler.points[:, axis].detach(), box.low[axis],
+                                                 box.high[axis], strategy.causal_chunks, strategy.causal_epsilon)
+            self._causal_min = float(weights.min())
+        else:
+            loss = squared.mean()
+        terms = {"residual": loss}
+        for name, value in constraints.items():
             terms[name] = self.context.weights.get(name, 1.0) * value
         return terms
 
@@ -150,8 +177,13 @@ class PhysicsInformedSolver(Solver):
         """Move the collocation points (from this step's residual; RAD scores fresh candidates)."""
         if self.stage != "adam" or self._residual is None:
             return
-        residual_fn = (lambda pts: self.problem.residual(self.net, pts)) if self.sampler.needs_candidates else None
-        self._report = self.sampler.update(self._residual, residual_fn=residual_fn)
+
+        def residual_fn(pts):
+            with self.problem.coefficient(self._coefficient):
+                return self.problem.residual(self.net, pts)
+
+        self._report = self.sampler.update(self._residual,
+                                           residual_fn=residual_fn if self.sampler.needs_candidates else None)
         self._residual = None
         if step in self.context.snapshot_steps:
             self.snapshots.append((step, self.sampler.points.detach().clone()))
@@ -164,6 +196,10 @@ class PhysicsInformedSolver(Solver):
                "points_changed": self._report.changed, "points": self._report.population}
         if self._report.gate_beta is not None:
             out["gate_beta"] = self._report.gate_beta
+        if self._coefficient is not None:
+            out["curriculum_" + self.problem.curriculum_parameter] = self._coefficient
+        if self._causal_min is not None:
+            out["causal_min_weight"] = self._causal_min
         return out
 
     def begin_stage(self, name: str) -> None:
@@ -182,6 +218,8 @@ class PhysicsInformedSolver(Solver):
         stats = residual_stats(residual)
         values = {"relative_l2": error, "residual_mean": stats.mean, "residual_skewness": stats.skewness,
                   "residual_kurtosis": stats.kurtosis}
+        if self.problem.conserves_amplitude:
+            values["amplitude_ratio"] = amplitude_ratio(self.net, self.problem, self.context.eval_grid)
         return {k: torch.tensor(v, dtype=torch.float64) for k, v in values.items()}
 
     # -- resume: the sampler, the generator and the snapshots travel with the weights ------------------

@@ -30,9 +30,10 @@ import torch
 from sciml import solvers
 from sciml.errors import ConfigError
 from sciml.pinn.config import PROBLEM_CONFIGS, SAMPLERS, SamplerConfig, build_problem, build_sampler
-from sciml.pinn.monitor import ResidualStats, looks_like_propagation_failure
+from sciml.pinn.monitor import ResidualStats, looks_like_amplitude_decay, looks_like_propagation_failure
 from sciml.pinn.plots import error_history_figure, solution_figure
 from sciml.pinn.problems import PROBLEMS, Problem
+from sciml.pinn.strategies import StrategyConfig, validate_strategy
 from sciml.solvers import CollocationContext, PhysicsInformedSolver
 from sciml.tasks.base import Pick, TaskSpec, prepare_run_dir
 from sciml.training import (
@@ -90,7 +91,8 @@ class CollocationEvaluateConfig:
 def sections(pick: Pick) -> list[tuple[str, type]]:
     problem = pick("problem", "convection", PROBLEM_CONFIGS)
     return [("task", CollocationTaskConfig), ("problem", PROBLEM_CONFIGS[problem]), ("sampler", SamplerConfig),
-            ("trainer", CollocationTrainerConfig), ("evaluate", CollocationEvaluateConfig)]
+            ("strategy", StrategyConfig), ("trainer", CollocationTrainerConfig),
+            ("evaluate", CollocationEvaluateConfig)]
 
 
 def validate(cfg: Any) -> None:
@@ -125,6 +127,8 @@ def validate(cfg: Any) -> None:
             raise ConfigError(f"solver.hard_initial needs a time axis; problem {cfg.problem.name} has none")
     if cfg.evaluate.checkpoint not in ("best", "last"):
         raise ConfigError(f"bad value for 'evaluate.checkpoint': {cfg.evaluate.checkpoint!r} (best or last)")
+    problem = PROBLEMS[cfg.problem.name]
+    validate_strategy(cfg.strategy, cfg.problem.name, problem.curriculum_parameter, problem.time_axis is not None)
 
 
 def eval_grid(problem: Problem, points: int) -> tuple[int, ...]:
@@ -149,7 +153,7 @@ def build_seed(cfg: Any, seed: int, device: torch.device) -> PhysicsInformedSolv
         problem=problem, make_sampler=lambda: build_sampler(cfg.sampler, problem, generator), generator=generator,
         weights=dict(t.weights), constraint_points=t.constraint_points, constraint_resample=t.constraint_resample,
         eval_grid=eval_grid(problem, t.eval_points), snapshot_steps=snapshot_steps(t.max_steps, t.snapshots),
-        lbfgs_points=t.lbfgs_points if t.lbfgs_steps else 0)
+        lbfgs_points=t.lbfgs_points if t.lbfgs_steps else 0, strategy=cfg.strategy, max_steps=t.max_steps)
     try:
         return solvers.build(cfg.solver, context)
     except ValueError as exc:
@@ -231,6 +235,8 @@ def _seed_row(cfg: Any, run_dir: Path, seed: int, which: str, device: torch.devi
     row = {"seed": seed, "step": int(state["step"]), "finished": bool(last["finished"]),
            "final_error": values["relative_l2"], "best_error": best, "best_step": best_step,
            "propagation_failure": looks_like_propagation_failure(values["relative_l2"], residual),
+           "amplitude_ratio": values.get("amplitude_ratio"),
+           "amplitude_decay": ("amplitude_ratio" in values and looks_like_amplitude_decay(values["amplitude_ratio"])),
            "residual_kurtosis": residual.kurtosis, "seconds": round(float(last["seconds"]), 1),
            "parameters": sum(p.numel() for p in solver.net.parameters()),
            "collocation_points": int(len(solver.sampler.points)), "device": str(last.get("device_type"))}
@@ -258,7 +264,8 @@ def summarise(rows: list[dict]) -> dict:
 
     return {"seeds": len(rows), "median_final": statistics.median(finals), "mean_final": statistics.fmean(finals),
             "std_final": spread(finals), "median_best": statistics.median(bests), "mean_best": statistics.fmean(bests),
-            "std_best": spread(bests), "flagged": sum(bool(r["propagation_failure"]) for r in rows)}
+            "std_best": spread(bests),
+            "flagged": sum(bool(r["propagation_failure"] or r.get("amplitude_decay")) for r in rows)}
 
 
 def evaluate(cfg: Any, run_dir: Path) -> dict:
@@ -295,11 +302,19 @@ def summary(results: dict) -> str:
     for r in rows:
         unfinished = "" if r["finished"] else f" (step {r['step']}, unfinished)"
         lines.append(f"| {r['seed']} | {r['final_error']:.3e}{unfinished} | {r['best_error']:.3e} | "
-                     f"{'yes' if r['propagation_failure'] else ''} | {r['seconds']:.0f} |")
+                     f"{_flag(r)} | {r['seconds']:.0f} |")
     lines.append(f"| mean ± std | {s['mean_final']:.3e} ± {s['std_final']:.1e} | "
                  f"{s['mean_best']:.3e} ± {s['std_best']:.1e} | {s['flagged']} | |")
     lines.append(f"| median | {s['median_final']:.3e} | {s['median_best']:.3e} | | |")
     return "\n".join(lines) + "\n"
+
+
+def _flag(row: dict) -> str:
+    """Which monitor flags the seed: the residual's shape (trivial solution) or the amplitude (decay)."""
+    reasons = [name for name, on in (("residual shape", row["propagation_failure"]),
+                                     (f"amplitude {row.get('amplitude_ratio') or 0:.2f}", row.get("amplitude_decay")))
+               if on]
+    return ", ".join(reasons)
 
 
 TASK = TaskSpec("collocation", sections, validate, fit, evaluate, summary, RESUMABLE)

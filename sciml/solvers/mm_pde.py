@@ -77,7 +77,7 @@ def load_mover(path: str | Path) -> MeshMover:
     if solver_cfg.get("name") != "mesh_mover" or "channels" not in state:
         raise ConfigError(f"solver.mover: {file} is not a mesh_mover checkpoint")
     mover = MeshMover(MeshMoverConfig(**solver_cfg), int(state["channels"]), int(state["dim"]))
-    mover.load_state_dict({k: v for k, v in state["model"].items() if k != "_extra_state"}, strict=False)
+    mover.load_state_dict(state["model"])
     for p in mover.parameters():
         p.requires_grad_(False)
     return mover.eval()

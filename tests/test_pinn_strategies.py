@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from sciml.config import ConfigError, load_config
-from sciml.pinn.monitor import amplitude_ratio, looks_like_amplitude_decay
+from sciml.pinn.monitor import amplitude_ratios, looks_like_amplitude_decay
 from sciml.pinn.problems import Convection
 from sciml.pinn.strategies import causal_residual_loss, causal_weights, curriculum_value
 from sciml.tasks import fit
@@ -53,11 +53,16 @@ def test_the_amplitude_monitor_flags_a_decayed_solution_and_passes_an_accurate_o
     exact = problem.reference
     decayed = lambda p: problem.reference(p) * torch.exp(-3 * p[:, 1])  # noqa: E731 - R3's fading stripes
     trivial = lambda p: torch.sin(p[:, 0]) * torch.clamp(1 - 20 * p[:, 1], min=0)  # noqa: E731
-    assert amplitude_ratio(exact, problem, (128, 50)) == pytest.approx(1.0, abs=0.02)
-    assert not looks_like_amplitude_decay(amplitude_ratio(exact, problem, (128, 50)))
-    assert amplitude_ratio(decayed, problem, (128, 50)) == pytest.approx(math.exp(-3), rel=0.05)
-    assert looks_like_amplitude_decay(amplitude_ratio(decayed, problem, (128, 50)))
-    assert looks_like_amplitude_decay(amplitude_ratio(trivial, problem, (128, 50)))
+    grown = lambda p: problem.reference(p) * (1 + 9 * p[:, 1])  # noqa: E731 - a blow-up late in time
+    low, high = amplitude_ratios(exact, problem, (128, 50))
+    assert low == pytest.approx(1.0, abs=0.02) and high == pytest.approx(1.0, abs=0.02)
+    assert not looks_like_amplitude_decay(low, high)
+    low, high = amplitude_ratios(decayed, problem, (128, 50))
+    assert low == pytest.approx(math.exp(-3), rel=0.05) and looks_like_amplitude_decay(low, high)
+    assert looks_like_amplitude_decay(*amplitude_ratios(trivial, problem, (128, 50)))
+    low, high = amplitude_ratios(grown, problem, (128, 50))
+    assert low == pytest.approx(1.0, abs=0.02) and high == pytest.approx(10.0, rel=0.05)
+    assert looks_like_amplitude_decay(low, high)
 
 
 @pytest.mark.parametrize(("override", "needle"), [

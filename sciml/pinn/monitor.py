@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 import torch
 
-AMPLITUDE_THRESHOLD = 0.5  # flag a solution whose RMS falls below half the initial condition's
+AMPLITUDE_THRESHOLD = 0.5  # flag a solution whose RMS falls below half the initial condition's (or exceeds twice)
 
 
 @dataclass(frozen=True)
@@ -45,9 +45,9 @@ def looks_like_propagation_failure(relative_error: float, stats: ResidualStats, 
     return relative_error > error_threshold and stats.kurtosis > kurtosis_threshold
 
 
-def amplitude_ratio(model, problem, sizes: tuple[int, ...]) -> float:
-    """``min_t rms_x u(x, t) / rms_x u0(x)`` on the evaluation grid ``sizes`` (an evolution problem): 1 for an
-    amplitude-conserving solution, small when the prediction decays."""
+def amplitude_ratios(model, problem, sizes: tuple[int, ...]) -> tuple[float, float]:
+    """``min_t`` and ``max_t`` of ``rms_x u(x, t) / rms_x u0(x)`` on the evaluation grid ``sizes`` (an evolution
+    problem): both 1 for an amplitude-conserving solution; the minimum small when the prediction decays."""
     axis = problem.time_axis
     points = problem.domain.grid(sizes)
     with torch.no_grad():
@@ -55,9 +55,10 @@ def amplitude_ratio(model, problem, sizes: tuple[int, ...]) -> float:
         u0 = problem.initial_value(points)
     shape = list(sizes)
     u, u0 = u.reshape(shape).movedim(axis, 0).flatten(1), u0.reshape(shape).movedim(axis, 0).flatten(1)
-    rms = u.pow(2).mean(1).sqrt()
-    return float((rms / u0.pow(2).mean(1).sqrt().clamp_min(1e-12)).min())
+    ratio = u.pow(2).mean(1).sqrt() / u0.pow(2).mean(1).sqrt().clamp_min(1e-12)
+    return float(ratio.min()), float(ratio.max())
 
 
-def looks_like_amplitude_decay(ratio: float, threshold: float = AMPLITUDE_THRESHOLD) -> bool:
-    return ratio < threshold
+def looks_like_amplitude_decay(smallest: float, largest: float = 1.0, threshold: float = AMPLITUDE_THRESHOLD) -> bool:
+    """The amplitude left ``[threshold, 1 / threshold]`` times the initial condition's at some time."""
+    return smallest < threshold or largest > 1 / threshold

@@ -16,7 +16,7 @@ import torch
 
 from sciml.errors import ConfigError
 from sciml.pinn.models import MLP, PIG, HardInitial
-from sciml.pinn.monitor import amplitude_ratio, residual_stats
+from sciml.pinn.monitor import amplitude_ratios, residual_stats
 from sciml.pinn.problems import Problem
 from sciml.pinn.samplers import Sampler, UniformFixed
 from sciml.pinn.strategies import StrategyConfig, causal_residual_loss, curriculum_value
@@ -219,7 +219,8 @@ class PhysicsInformedSolver(Solver):
         values = {"relative_l2": error, "residual_mean": stats.mean, "residual_skewness": stats.skewness,
                   "residual_kurtosis": stats.kurtosis}
         if self.problem.conserves_amplitude:
-            values["amplitude_ratio"] = amplitude_ratio(self.net, self.problem, self.context.eval_grid)
+            values["amplitude_ratio"], values["amplitude_ratio_max"] = amplitude_ratios(self.net, self.problem,
+                                                                                       self.context.eval_grid)
         return {k: torch.tensor(v, dtype=torch.float64) for k, v in values.items()}
 
     # -- resume: the sampler, the generator and the snapshots travel with the weights ------------------

@@ -235,8 +235,9 @@ def _seed_row(cfg: Any, run_dir: Path, seed: int, which: str, device: torch.devi
     row = {"seed": seed, "step": int(state["step"]), "finished": bool(last["finished"]),
            "final_error": values["relative_l2"], "best_error": best, "best_step": best_step,
            "propagation_failure": looks_like_propagation_failure(values["relative_l2"], residual),
-           "amplitude_ratio": values.get("amplitude_ratio"),
-           "amplitude_decay": ("amplitude_ratio" in values and looks_like_amplitude_decay(values["amplitude_ratio"])),
+           "amplitude_ratio": values.get("amplitude_ratio"), "amplitude_ratio_max": values.get("amplitude_ratio_max"),
+           "amplitude_decay": "amplitude_ratio" in values and looks_like_amplitude_decay(
+               values["amplitude_ratio"], values["amplitude_ratio_max"]),
            "residual_kurtosis": residual.kurtosis, "seconds": round(float(last["seconds"]), 1),
            "parameters": sum(p.numel() for p in solver.net.parameters()),
            "collocation_points": int(len(solver.sampler.points)), "device": str(last.get("device_type"))}
@@ -311,9 +312,9 @@ def summary(results: dict) -> str:
 
 def _flag(row: dict) -> str:
     """Which monitor flags the seed: the residual's shape (trivial solution) or the amplitude (decay)."""
+    amplitude = f"amplitude {row.get('amplitude_ratio') or 0:.2f}–{row.get('amplitude_ratio_max') or 0:.2f}"
     reasons = [name for name, on in (("residual shape", row["propagation_failure"]),
-                                     (f"amplitude {row.get('amplitude_ratio') or 0:.2f}", row.get("amplitude_decay")))
-               if on]
+                                     (amplitude, row.get("amplitude_decay"))) if on]
     return ", ".join(reasons)
 
 

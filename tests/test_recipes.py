@@ -28,6 +28,11 @@ SMALL = {
                   "dataset.steps_train=5", "dataset.steps_eval=5"],
     "ks1d": ["dataset.n=64", "dataset.L=32", "dataset.n_train=2", "dataset.n_valid=1", "dataset.n_test=1",
              "dataset.steps_train=5", "dataset.steps_eval=5", "dataset.burn_in=5"],
+    "burgers2d": ["dataset.n=16", "dataset.n_sim=32", "dataset.max_wavenumber=2", "dataset.substeps=2",
+                  "dataset.n_train=2", "dataset.n_valid=1", "dataset.n_test=1", "dataset.steps_train=3",
+                  "dataset.steps_eval=3"],
+    "flow_mixing2d": ["dataset.n=16", "dataset.n_train=2", "dataset.n_valid=1", "dataset.n_test=1",
+                      "dataset.steps_train=3", "dataset.steps_eval=3"],
 }
 
 

@@ -10,7 +10,7 @@ from sciml import solvers
 from sciml.solvers import SolverContext, grid_context
 
 
-def small_config(name, context=None):
+def small_config(name, context=None, mover=""):
     cfg = solvers.get(name).config()
     if name == "fno":
         cfg.modes, cfg.width, cfg.n_layers = 6, 8, 3
@@ -23,9 +23,22 @@ def small_config(name, context=None):
     if name in ("le_pde", "le_pde_mamba"):  # small latent models, bundles as long as the history
         cfg.time_window, cfg.latent, cfg.channels, cfg.blocks = context.history if context else 1, 16, 4, 3
         cfg.d_state, cfg.latent_noise = 4, 0.0
-    if name == "mp_pde":  # bundles as long as the history it is given
+    if name in ("mp_pde", "mm_pde"):  # bundles as long as the history it is given
         cfg.time_window, cfg.hidden, cfg.layers = context.history if context else 1, 32, 2
+    if name == "mm_pde":
+        cfg.mover, cfg.k, cfg.interpolation_neighbours = mover, 6, 4
     return cfg
+
+
+def mover_checkpoint(path, channels: int) -> str:
+    """A small mesh mover saved as the mesh task saves one (MM-PDE loads it by path)."""
+    from sciml.solvers.mesh_mover import MeshMover, MeshMoverConfig
+    from sciml.training.checkpoint import FORMAT_VERSION
+
+    cfg = MeshMoverConfig(hidden=8, latent=4, encoder_channels=4)
+    torch.save({"format_version": FORMAT_VERSION, "model": MeshMover(cfg, channels, 2).state_dict(),
+                "config": {"solver": vars(cfg)}, "channels": channels, "dim": 2}, path)
+    return str(path)
 
 
 CONTEXTS = [grid_context((32,)), grid_context((32,), channels=2, history=3, n_params=2),
@@ -39,13 +52,18 @@ def params_for(context: SolverContext, batch: int = 3):
 
 @pytest.mark.parametrize("name", TRAJECTORY)
 @pytest.mark.parametrize("context", CONTEXTS, ids=["1d", "1d-history-params", "2d"])
-def test_shapes_and_weights_only_round_trip(name, context):
+def test_shapes_and_weights_only_round_trip(name, context, tmp_path):
     torch.manual_seed(0)
     if name == "cape" and not context.n_params:  # CAPE exists to take the parameters
         with pytest.raises(ValueError, match="task.params"):
             solvers.build(small_config(name, context), context)
         return
-    model = solvers.build(small_config(name, context), context)
+    mover = mover_checkpoint(tmp_path / "mover.pt", context.channels) if name == "mm_pde" else ""
+    if name == "mm_pde" and len(context.spatial_shape) != 2:
+        with pytest.raises(ValueError, match="square 2D"):
+            solvers.build(small_config(name, context, mover), context)
+        return
+    model = solvers.build(small_config(name, context, mover), context)
     window = torch.randn(3, context.history, context.channels, *context.spatial_shape)
     params = params_for(context)
     torch.manual_seed(1)  # a stochastic solver's advance draws from the global generator
@@ -61,7 +79,7 @@ def test_shapes_and_weights_only_round_trip(name, context):
     torch.save({"model": model.state_dict(), "context": context.to_dict()}, buffer)
     buffer.seek(0)
     state = torch.load(buffer, weights_only=True)
-    clone = solvers.build(small_config(name, context), SolverContext.from_dict(state["context"]))
+    clone = solvers.build(small_config(name, context, mover), SolverContext.from_dict(state["context"]))
     clone.load_state_dict(state["model"])
     torch.manual_seed(1)
     torch.testing.assert_close(clone.advance(window, params), out)

@@ -26,6 +26,8 @@ from sciml.data import TrajectoryWindows
 from sciml.tasks.trajectory.evaluation import load_solver
 
 PAPER = {"mp_pde": 2e-6, "mm_pde": 6.7e-7}  # Burgers one-step errors its reviewers quote (MP-PDE -> MM-PDE)
+RUNS = {"mp_pde": "mp_pde_burgers2d", "mm_pde": "mm_pde_burgers2d",
+        "mm_pde, uniform mesh": "mm_pde_burgers2d_uniform_mesh"}  # the last: an untrained (identity) mover
 
 
 def scores(run_dir: Path) -> dict:
@@ -57,17 +59,20 @@ def main() -> None:
     args = parser.parse_args()
     torch.set_num_threads(1)
     runs = Path(args.runs)
-    rows = {name: scores(runs / f"{name}_burgers2d") for name in ("mp_pde", "mm_pde")}
+    rows = {name: scores(runs / run) for name, run in RUNS.items() if (runs / run / "evaluation").is_dir()}
     print("| model | steps | trainable parameters | one-step MSE | rollout MSE at 1 / 10 / 30 | accumulated MSE "
           "| s per step (8 trajectories) | paper one-step |")
     print("|---|---:|---:|---:|---:|---:|---:|---:|")
     for name, r in rows.items():
+        paper = f"{PAPER[name]:.1e}" if name in PAPER else ""
         print(f"| {name} | {r['step']} | {r['parameters']:,} | {r['one_step']:.3e} | {r['mse_1']:.2e} / "
-              f"{r['mse_10']:.2e} / {r['mse_30']:.2e} | {r['accumulated']:.3f} | {r['seconds']:.2f} | "
-              f"{PAPER[name]:.1e} |")
-    mm, mp = rows["mm_pde"], rows["mp_pde"]
-    print(f"\nMM-PDE / MP-PDE: one-step {mm['one_step'] / mp['one_step']:.2f}, accumulated "
-          f"{mm['accumulated'] / mp['accumulated']:.2f} (paper one-step: {PAPER['mm_pde'] / PAPER['mp_pde']:.2f})")
+              f"{r['mse_10']:.2e} / {r['mse_30']:.2e} | {r['accumulated']:.3f} | {r['seconds']:.2f} | {paper} |")
+    mp = rows["mp_pde"]
+    for name in ("mm_pde", "mm_pde, uniform mesh"):
+        if name in rows:
+            print(f"\n{name} / mp_pde: one-step {rows[name]['one_step'] / mp['one_step']:.2f}, accumulated "
+                  f"{rows[name]['accumulated'] / mp['accumulated']:.2f}")
+    print(f"paper one-step: {PAPER['mm_pde'] / PAPER['mp_pde']:.2f}")
     mover = runs / "mesh_mover_burgers2d" / "evaluation" / "results.json"
     if mover.is_file():
         s = json.loads(mover.read_text())["summary"]

@@ -66,6 +66,17 @@ def mesh_and_hessian(phi: Potential, xi: torch.Tensor) -> tuple[torch.Tensor, to
     return xi + grad, torch.stack(rows, dim=-2)
 
 
+def moved_points(phi: Potential, xi: torch.Tensor) -> torch.Tensor:
+    """``x = xi + grad phi`` ``(..., d)`` alone, detached: no Hessian, no graph kept (using a trained mover)."""
+    with torch.enable_grad():
+        xi = xi.detach().requires_grad_(True)
+        values = phi(xi)
+        if not values.requires_grad:
+            return xi.detach()
+        grad = torch.autograd.grad(values.sum(), xi, allow_unused=True, materialize_grads=True)[0]
+    return (xi + grad).detach()
+
+
 def _grad(values: torch.Tensor, points: torch.Tensor) -> torch.Tensor:
     """``d sum(values) / d points`` with the graph kept; zeros where ``values`` does not depend on the points."""
     if not values.requires_grad:

@@ -32,6 +32,7 @@ from sciml.mesh.monge_ampere import (
     mesh_and_hessian,
     monge_ampere_terms,
     monitor,
+    moved_points,
     sample_grid,
     sample_interior,
 )
@@ -163,11 +164,12 @@ class MeshMover(Solver):
         m = self.monitor(u)
         z = self.net.encode(u, m)
         xi = uniform_mesh(n, u.dtype, self.dim).to(u.device).reshape(1, -1, self.dim).expand(len(u), -1, -1)
+        shape = (len(u),) + (n,) * self.dim
+        if not with_jacobian:  # the positions alone: no second derivatives (MM-PDE asks for them every step)
+            return moved_points(lambda p: self.net.potential(p, z), xi).reshape(*shape, self.dim)
         with torch.enable_grad():
             x, hess = mesh_and_hessian(lambda p: self.net.potential(p, z), xi)
-        shape = (len(u),) + (n,) * self.dim
-        x = x.detach().reshape(*shape, self.dim)
-        return (x, jacobian_determinant(hess).detach().reshape(shape)) if with_jacobian else x
+        return x.detach().reshape(*shape, self.dim), jacobian_determinant(hess).detach().reshape(shape)
 
     def get_extra_state(self) -> dict:
         return {"generator": None if self.generator is None else self.generator.get_state()}

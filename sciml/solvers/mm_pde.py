@@ -200,7 +200,7 @@ class MMPDE(AutoregressiveSolver):
                  else window.new_zeros(b, 0)).repeat_interleave(nodes, dim=0)
         moved = self.moved_nodes(window[:, -1])
         neighbours = self._neighbours(grid, moved)
-        roundtrip = ((self.roundtrip(u, moved, neighbours) - u) ** 2).mean()
+        roundtrip = ((self.roundtrip(u, moved, neighbours) - u) ** 2).mean() if self.training else None
         if self.training and 0 < self._step <= self.cfg.pretrain_steps:  # interpolators first, on round trips
             frames = window[:, -1:].expand(b, k, *window.shape[2:])
             return frames, {"roundtrip": roundtrip}

@@ -6,6 +6,8 @@ The trainer (:mod:`sciml.training`) and the solvers (:mod:`sciml.solvers`) are s
 
 from __future__ import annotations
 
+import os
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -48,6 +50,17 @@ class TaskSpec:
     evaluate: Callable[[Any, Path], dict]
     summary: Callable[[dict], str]
     resumable: frozenset[str] = field(default_factory=frozenset)
+
+
+def require_single_process(kind: str) -> None:
+    """Refuse a torchrun launch for tasks that train in one process (``kind``: e.g. "closure runs")."""
+    if int(os.environ.get("WORLD_SIZE", "1")) > 1:
+        raise ConfigError(f"{kind} train in one process; launch without torchrun")
+
+
+def show_progress(trainer: Any) -> bool:
+    """``trainer.progress``: a bar when asked for, or on a terminal with ``auto``."""
+    return trainer.progress == "bar" or (trainer.progress == "auto" and sys.stderr.isatty())
 
 
 def prepare_run_dir(cfg: Any, resumable: frozenset[str] = frozenset()) -> Path:

@@ -9,8 +9,6 @@ plus closure) by long rollouts of the state, exactly as the trajectory task scor
 
 from __future__ import annotations
 
-import os
-import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import SimpleNamespace
@@ -22,7 +20,7 @@ from sciml import recipes
 from sciml.data import TrajectoryWindows
 from sciml.errors import ConfigError
 from sciml.solvers.closure import MODES, ClosureSolver, ClosureTraining
-from sciml.tasks.base import Pick, TaskSpec, prepare_run_dir
+from sciml.tasks.base import Pick, TaskSpec, prepare_run_dir, require_single_process, show_progress
 from sciml.tasks.trajectory import TrajectoryEvaluateConfig, TrajectoryTrainerConfig, validate_data_sections
 from sciml.tasks.trajectory.data import TrajectoryData, context_from_file
 from sciml.tasks.trajectory.evaluation import evaluate_rollouts, load_solver, summary
@@ -120,12 +118,10 @@ def _geometry(cfg: Any, fields: list[str]) -> SimpleNamespace:
 
 def fit(cfg: Any) -> Path:
     """Train the configured closure on its dataset into ``run.dir``; resumes from ``checkpoints/last.pt``."""
-    if int(os.environ.get("WORLD_SIZE", "1")) > 1:
-        raise ConfigError("closure runs train in one process; launch without torchrun")
+    require_single_process("closure runs")
     t = cfg.trainer
     device = select_device(t.device)
-    progress = t.progress == "bar" or (t.progress == "auto" and sys.stderr.isatty())
-    paths = recipes.ensure_dataset(cfg.dataset, progress=progress)
+    paths = recipes.ensure_dataset(cfg.dataset, progress=show_progress(t))
     fields = _fields(cfg, paths["train"])
     geometry = _geometry(cfg, fields)
     context = context_from_file(paths["train"], geometry)

@@ -19,7 +19,6 @@ device); seeds may be added, and the device, threads, progress or checkpoint int
 from __future__ import annotations
 
 import math
-import os
 import statistics
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -35,7 +34,7 @@ from sciml.pinn.plots import error_history_figure, solution_figure
 from sciml.pinn.problems import PROBLEMS, Problem
 from sciml.pinn.strategies import StrategyConfig, validate_strategy
 from sciml.solvers import CollocationContext, PhysicsInformedSolver
-from sciml.tasks.base import Pick, TaskSpec, prepare_run_dir
+from sciml.tasks.base import Pick, TaskSpec, prepare_run_dir, require_single_process
 from sciml.training import (
     Trainer,
     TrainerConfig,
@@ -192,8 +191,7 @@ def _check_device_kind(path: Path, device: torch.device, seed: int) -> None:
 
 def fit(cfg: Any) -> Path:
     """Train every seed into ``run.dir`` (finished seeds are skipped); returns the run directory."""
-    if int(os.environ.get("WORLD_SIZE", "1")) > 1:
-        raise ConfigError("physics-informed runs train in one process; launch without torchrun")
+    require_single_process("physics-informed runs")
     t = cfg.trainer
     device = select_device(t.device)
     run_dir = prepare_run_dir(cfg, RESUMABLE)

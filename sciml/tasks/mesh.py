@@ -14,9 +14,7 @@ the same nodes, both against the solution's own grid.
 from __future__ import annotations
 
 import math
-import os
 import statistics
-import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -31,7 +29,7 @@ from sciml.mesh import interpolate_to, inverted_cells, uniform_mesh
 from sciml.mesh.monge_ampere import sample_grid
 from sciml.mesh.plots import moving_mesh_figure
 from sciml.solvers.mesh_mover import MeshMover, mesh_quality
-from sciml.tasks.base import Pick, TaskSpec, prepare_run_dir
+from sciml.tasks.base import Pick, TaskSpec, prepare_run_dir, require_single_process, show_progress
 from sciml.training import Trainer, TrainerConfig, load_checkpoint, select_device, validate_trainer
 from sciml.training.run_dir import RESUMABLE_CHANGES, config_dict, write_json, write_text_atomic
 
@@ -149,12 +147,10 @@ def build_mover(cfg: Any, channels: int, dim: int, device: torch.device) -> Mesh
 
 def fit(cfg: Any) -> Path:
     """Train the mover on the train split's frames into ``run.dir``; resumes from ``checkpoints/last.pt``."""
-    if int(os.environ.get("WORLD_SIZE", "1")) > 1:
-        raise ConfigError("mesh runs train in one process; launch without torchrun")
+    require_single_process("mesh runs")
     t = cfg.trainer
     device = select_device(t.device)
-    progress = t.progress == "bar" or (t.progress == "auto" and sys.stderr.isatty())
-    paths = recipes.ensure_dataset(cfg.dataset, progress=progress)
+    paths = recipes.ensure_dataset(cfg.dataset, progress=show_progress(t))
     train, _ = load_solutions(paths["train"], cfg.task)
     valid, _ = load_solutions(paths["valid"], cfg.task)
     solver = build_mover(cfg, train.shape[1], train.dim() - 2, device)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -11,7 +10,7 @@ import torch
 from sciml import recipes, solvers
 from sciml.errors import ConfigError
 from sciml.solvers import AutoregressiveSolver, Solver, SolverContext, UnrollPlan
-from sciml.tasks.base import prepare_run_dir
+from sciml.tasks.base import prepare_run_dir, show_progress
 from sciml.tasks.trajectory.data import TrajectoryData, context_from_file
 from sciml.training import Trainer, select_device
 from sciml.training.distributed import barrier, init_distributed, shutdown
@@ -56,7 +55,7 @@ def fit(cfg: Any) -> Path:
     if device.type == "cuda":
         torch.cuda.set_device(device)
     try:
-        progress = t.progress == "bar" or (t.progress == "auto" and sys.stderr.isatty())
+        progress = show_progress(t)
         if dist.is_main:  # rank 0 generates missing splits; the others wait, then read
             recipes.ensure_dataset(cfg.dataset, progress=progress)
         barrier(dist)

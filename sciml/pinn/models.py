@@ -95,6 +95,56 @@ class HardInitial(nn.Module):
         return self.initial(x) + t_hat * self.net(x).reshape(x.shape[0])
 
 
+class TimeMarching(nn.Module):
+    """One network per time window: ``u(x, t) = nets[k](x, t)`` for ``t`` in window ``k`` of ``len(nets)`` equal
+    windows of ``[t0, t1]`` (a time on an edge belongs to the earlier window, whose end it is). Time-marching
+    (:mod:`sciml.pinn.strategies`) trains the windows in turn.
+
+    With ``hard_initial`` (``u0``, ``(N, d) -> (N,)``), window ``k`` is :class:`HardInitial` on its own range,
+    ``u_k = u_{k-1}(x, t_k) + t_hat net_k(x, t)`` (``u_{-1} = u0``): the windows join exactly, and evaluating
+    window ``k`` evaluates every window before it.
+    """
+
+    def __init__(self, nets: list[nn.Module], time_axis: int, t0: float, t1: float, hard_initial=None):
+        super().__init__()
+        self.time_axis = time_axis
+        self.edges = [float(t0) + (float(t1) - float(t0)) * k / len(nets) for k in range(len(nets) + 1)]
+        if hard_initial is not None:
+            wrapped: list[nn.Module] = []
+            for k, net in enumerate(nets):
+                initial = hard_initial if k == 0 else _AtTime(wrapped[-1], time_axis, self.edges[k])
+                wrapped.append(HardInitial(net, initial, time_axis, self.edges[k], self.edges[k + 1]))
+            nets = wrapped
+        self.nets = nn.ModuleList(nets)
+
+    def window_of(self, t: torch.Tensor) -> torch.Tensor:
+        """The window index of each time ``(N,)``."""
+        inner = torch.tensor(self.edges[1:-1], dtype=t.dtype, device=t.device)
+        return torch.bucketize(t.contiguous(), inner)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        window = self.window_of(x[:, self.time_axis])
+        out = x.new_zeros(x.shape[0])
+        for k, net in enumerate(self.nets):
+            mask = window == k
+            if mask.any():
+                out = out.index_put((mask,), net(x[mask]).reshape(-1))
+        return out
+
+
+class _AtTime:
+    """``model`` at the space coordinates of ``x`` and the fixed time ``t`` (a plain callable, so that the
+    window before is not registered twice as a submodule)."""
+
+    def __init__(self, model: nn.Module, time_axis: int, t: float):
+        self.model, self.time_axis, self.t = model, time_axis, t
+
+    def __call__(self, x: torch.Tensor) -> torch.Tensor:
+        at = x.clone()
+        at[:, self.time_axis] = self.t
+        return self.model(at).reshape(x.shape[0])
+
+
 EXPONENT_FLOOR = -50.0  # exp(-50) ~ 2e-22: below float32 resolution of O(1) sums, far above denormals
 
 

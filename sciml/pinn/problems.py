@@ -17,8 +17,7 @@ from dataclasses import dataclass
 
 import torch
 
-from sciml.sim.integrators import etdrk4_step
-from sciml.sim.spectral import etdrk4_coefficients, rfft_wavenumbers
+from sciml.sim.allen_cahn import AllenCahn as AllenCahnSimulator
 
 Model = Callable[[torch.Tensor], torch.Tensor]
 
@@ -94,6 +93,8 @@ class Problem:
     periodic_axes: tuple[int, ...] = ()  # axes on which the solution is periodic over the domain
     curriculum_parameter: str | None = None  # the coefficient a curriculum may grow (sciml.pinn.strategies)
     conserves_amplitude: bool = False  # the solution's spatial RMS is constant in time (the amplitude monitor)
+    marches_in_time: bool = False  # constraint_losses honour time_window (strategy.time_windows)
+    _window_initial: Model | None = None
 
     @contextmanager
     def coefficient(self, value: float | None):
@@ -107,6 +108,30 @@ class Problem:
             yield
         finally:
             setattr(self, self.curriculum_parameter, saved)
+
+    @contextmanager
+    def time_window(self, start: float, end: float, initial: Model | None = None):
+        """Within the block the domain's time axis is ``[start, end]`` and the initial condition, imposed at
+        ``start``, is ``initial(points)`` (None: the problem's own): one window of time-marching."""
+        axis = self.time_axis
+        saved = self.domain, self._window_initial
+        low, high = list(self.domain.low), list(self.domain.high)
+        low[axis], high[axis] = float(start), float(end)
+        self.domain, self._window_initial = Box(self.domain.names, tuple(low), tuple(high)), initial
+        try:
+            yield
+        finally:
+            self.domain, self._window_initial = saved
+
+    def initial_target(self, points: torch.Tensor) -> torch.Tensor:
+        """What ``u`` must equal at the (window's) initial time, at ``points`` ``(N, d)`` -> ``(N,)``."""
+        if self._window_initial is not None:
+            with torch.no_grad():
+                return _eval(self._window_initial, points)
+        return self.initial_value(points)
+
+    def _time_range(self) -> tuple[float, float]:
+        return self.domain.low[self.time_axis], self.domain.high[self.time_axis]
 
     def residual(self, model: Model, points: torch.Tensor) -> torch.Tensor:
         """PDE residual ``(N,)`` at ``points`` (``requires_grad`` is set here)."""
@@ -142,6 +167,7 @@ class Convection(Problem):
     periodic_axes = (0,)
     curriculum_parameter = "beta"
     conserves_amplitude = True  # pure transport
+    marches_in_time = True
 
     def __init__(self, beta: float = 50.0):
         self.beta = float(beta)
@@ -156,9 +182,11 @@ class Convection(Problem):
         return g[:, 1] + self.beta * g[:, 0]
 
     def constraint_losses(self, model: Model, n: int, generator: torch.Generator | None = None) -> dict:
+        t0, t1 = self._time_range()
         x = torch.rand(n, 1, generator=generator) * 2 * math.pi
-        t = torch.rand(n, 1, generator=generator)
-        initial = _eval(model, torch.cat([x, torch.zeros_like(x)], 1)) - torch.sin(x[:, 0])
+        t = t0 + torch.rand(n, 1, generator=generator) * (t1 - t0)
+        x0 = torch.cat([x, torch.full_like(x, t0)], 1)
+        initial = _eval(model, x0) - self.initial_target(x0)
         periodic = (_eval(model, torch.cat([torch.zeros_like(t), t], 1))
                     - _eval(model, torch.cat([torch.full_like(t, 2 * math.pi), t], 1)))
         return {"initial": initial.pow(2).mean(), "boundary": periodic.pow(2).mean()}
@@ -174,14 +202,15 @@ class AllenCahn(Problem):
     """``u_t - d u_xx + 5 u^3 - 5 u = 0`` on ``x in [-1, 1]`` periodic, ``t in [0, 1]``, d = 1e-4,
     ``u(x, 0) = x^2 cos(pi x)``.
 
-    Reference: our own ETDRK4 Fourier solution (512 points, dt 1e-4, float64) stored every 0.005 and
-    interpolated bilinearly in x and t. (The released R3 code computes ``u_xt`` where ``u_xx`` belongs;
-    this is the correct term.)
+    Reference: :class:`sciml.sim.allen_cahn.AllenCahn` (Fourier pseudo-spectral, ETDRK4; 512 points, dt 1e-4,
+    float64) stored every 0.005 and interpolated bilinearly in x and t. (The released R3 code computes
+    ``u_xt`` where ``u_xx`` belongs; this is the correct term.)
     """
 
     name = "allen_cahn"
     time_axis = 1
     periodic_axes = (0,)
+    marches_in_time = True
 
     def __init__(self, diffusion: float = 1e-4, n_ref: int = 512, n_times: int = 201):
         self.d = float(diffusion)
@@ -201,10 +230,11 @@ class AllenCahn(Problem):
         return g[:, 1] - self.d * u_xx + 5 * u**3 - 5 * u
 
     def constraint_losses(self, model: Model, n: int, generator: torch.Generator | None = None) -> dict:
+        t0, t1 = self._time_range()
         x = torch.rand(n, 1, generator=generator) * 2 - 1
-        t = torch.rand(n, 1, generator=generator)
-        x0 = torch.cat([x, torch.zeros_like(x)], 1)
-        initial = _eval(model, x0) - self.initial_value(x0)
+        t = t0 + torch.rand(n, 1, generator=generator) * (t1 - t0)
+        x0 = torch.cat([x, torch.full_like(x, t0)], 1)
+        initial = _eval(model, x0) - self.initial_target(x0)
         left = torch.cat([-torch.ones_like(t), t], 1).requires_grad_(True)
         right = torch.cat([torch.ones_like(t), t], 1).requires_grad_(True)
         ul, ur = _eval(model, left), _eval(model, right)
@@ -217,23 +247,11 @@ class AllenCahn(Problem):
     def reference_table(self) -> torch.Tensor:
         """``u`` on the grid ``x_j = -1 + 2 j / n_ref``, ``t_i = i / (n_times - 1)``: ``(n_times, n_ref)``."""
         if self._table is None:
-            n, length, dt = self.n_ref, 2.0, 1e-4
-            x = -1 + torch.arange(n, dtype=torch.float64) * length / n
-            k = rfft_wavenumbers(n, length)
-            coef = {key: c for key, c in etdrk4_coefficients(-self.d * k**2 + 5.0, dt).items()}
-
-            def nonlinear(v):
-                u = torch.fft.irfft(v, n=n)
-                return torch.fft.rfft(-5 * u**3)
-
-            v = torch.fft.rfft(x**2 * torch.cos(math.pi * x))
+            sim = AllenCahnSimulator(self.n_ref, L=2.0, diffusion=self.d, reaction=5.0, x0=-1.0)
+            dt = 1e-4
             steps_per_frame = int(round(1.0 / (self.n_times - 1) / dt))
-            frames = [torch.fft.irfft(v, n=n)]
-            for _ in range(self.n_times - 1):
-                for _ in range(steps_per_frame):
-                    v = etdrk4_step(v, nonlinear, coef)
-                frames.append(torch.fft.irfft(v, n=n))
-            self._table = torch.stack(frames)
+            u0 = self.initial_value(sim.grid[:, None])
+            self._table = sim.rollout(u0, (self.n_times - 1) * steps_per_frame, dt, save_every=steps_per_frame)
         return self._table
 
     def reference(self, points: torch.Tensor) -> torch.Tensor:

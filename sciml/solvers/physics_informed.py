@@ -9,17 +9,20 @@ for the trainer's L-BFGS stage. The collocation task (:mod:`sciml.tasks.collocat
 
 from __future__ import annotations
 
+import contextlib
+import copy
+import dataclasses
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import torch
 
 from sciml.errors import ConfigError
-from sciml.pinn.models import MLP, PIG, HardInitial
+from sciml.pinn.models import MLP, PIG, HardInitial, TimeMarching
 from sciml.pinn.monitor import amplitude_ratios, residual_stats
 from sciml.pinn.problems import Problem
 from sciml.pinn.samplers import Sampler, UniformFixed
-from sciml.pinn.strategies import StrategyConfig, causal_residual_loss, curriculum_value
+from sciml.pinn.strategies import StrategyConfig, causal_residual_loss, curriculum_value, window_index
 from sciml.solvers.base import Solver
 
 LBFGS_CONSTRAINT_SEED = 12345  # the L-BFGS stage draws the same initial/boundary points at every evaluation
@@ -90,7 +93,8 @@ class CollocationContext:
       eval_grid: the validation grid (points per axis).
       snapshot_steps: optimiser steps whose collocation points are kept for the pictures (0: before training).
       lbfgs_points: > 0: the L-BFGS stage uses this many fresh uniform points instead of the sampler's.
-      strategy: curriculum and causal weighting (:mod:`sciml.pinn.strategies`; first-order stage only).
+      strategy: curriculum, causal weighting and time-marching (:mod:`sciml.pinn.strategies`; first-order
+        stage only).
       max_steps: the first-order steps (the curriculum's length is a share of them).
     """
 
@@ -131,6 +135,8 @@ class PhysicsInformedSolver(Solver):
         self._report = None
         self._coefficient: float | None = None  # the curriculum's value at the current step
         self._causal_min: float | None = None
+        self.window = 0  # time-marching: the window being trained
+        self._window_range: tuple[float, float] | None = None  # its time range while it trains
 
     def predict(self, points: torch.Tensor) -> torch.Tensor:
         """``u`` at ``(N, d)`` points, ``(N,)``."""
@@ -146,7 +152,7 @@ class PhysicsInformedSolver(Solver):
     def training_loss(self, batch, step: int) -> dict[str, torch.Tensor]:
         """``residual``: mean of the sampler's weights x r^2 (causally weighted over time chunks with
         ``strategy.causal_epsilon``); then each constraint term times its weight. With a curriculum the PDE
-        coefficient is the stage's value."""
+        coefficient is the stage's value; with time-marching the loss is the current window's."""
         draws = self._constraint_draws()
         strategy = self.context.strategy
         adam = self.stage == "adam"
@@ -155,16 +161,20 @@ class PhysicsInformedSolver(Solver):
             target = getattr(self.problem, self.problem.curriculum_parameter)
             self._coefficient = curriculum_value(step, self.context.max_steps, strategy.curriculum_start, target,
                                                  strategy.curriculum_stages, strategy.curriculum_fraction)
-        with self.problem.coefficient(self._coefficient):
-            residual = self.problem.residual(self.net, self.sampler.points)
-            constraints = self.problem.constraint_losses(self.net, self.context.constraint_points, draws)
+        model, initial = self.net, None
+        if isinstance(self.net, TimeMarching):
+            model, initial = self._enter_window(window_index(step, self.context.max_steps, strategy.time_windows))
+        points = self._in_window(self.sampler.points)
+        with self.problem.coefficient(self._coefficient), self._window(initial):
+            residual = self.problem.residual(model, points)
+            constraints = self.problem.constraint_losses(model, self.context.constraint_points, draws)
         self._residual = residual
         squared = self.sampler.weights() * residual.pow(2)
         if adam and strategy.causal_epsilon > 0:
             axis = self.problem.time_axis
-            box = self.problem.domain
-            loss, weights = causal_residual_loss(squared, self.sampler.points[:, axis].detach(), box.low[axis],
-                                                 box.high[axis], strategy.causal_chunks, strategy.causal_epsilon)
+            t0, t1 = self._window_range or (self.problem.domain.low[axis], self.problem.domain.high[axis])
+            loss, weights = causal_residual_loss(squared, points[:, axis].detach(), t0, t1, strategy.causal_chunks,
+                                                 strategy.causal_epsilon)
             self._causal_min = float(weights.min())
         else:
             loss = squared.mean()
@@ -173,20 +183,50 @@ class PhysicsInformedSolver(Solver):
             terms[name] = self.context.weights.get(name, 1.0) * value
         return terms
 
+    # -- time-marching ------------------------------------------------------------------------------------
+    def _enter_window(self, k: int) -> tuple[torch.nn.Module, torch.nn.Module | None]:
+        """Window ``k``'s network and initial condition (the last window's network, None for the first); on
+        entering a window its network starts from the last one's weights. Only window ``k`` trains."""
+        nets = self.net.nets
+        while self.window < k:
+            self.window += 1
+            nets[self.window].load_state_dict(nets[self.window - 1].state_dict())
+        for j, net in enumerate(nets):
+            net.requires_grad_(j == k)
+        self._window_range = (self.net.edges[k], self.net.edges[k + 1])
+        return nets[k], (nets[k - 1] if k > 0 else None)
+
+    def _in_window(self, points: torch.Tensor) -> torch.Tensor:
+        """The sampler's points (over the whole domain) mapped affinely in time into the current window."""
+        if self._window_range is None:
+            return points
+        axis, box = self.problem.time_axis, self.problem.domain
+        t0, t1 = box.low[axis], box.high[axis]
+        a, b = self._window_range
+        mapped = points.clone()
+        mapped[:, axis] = a + (points[:, axis] - t0) * ((b - a) / (t1 - t0))
+        return mapped
+
+    def _window(self, initial: torch.nn.Module | None):
+        if self._window_range is None:
+            return contextlib.nullcontext()
+        return self.problem.time_window(*self._window_range, initial)
+
     def on_step_end(self, step: int) -> None:
         """Move the collocation points (from this step's residual; RAD scores fresh candidates)."""
         if self.stage != "adam" or self._residual is None:
             return
+        model = self.net.nets[self.window] if isinstance(self.net, TimeMarching) else self.net
 
         def residual_fn(pts):
             with self.problem.coefficient(self._coefficient):
-                return self.problem.residual(self.net, pts)
+                return self.problem.residual(model, self._in_window(pts))
 
         self._report = self.sampler.update(self._residual,
                                            residual_fn=residual_fn if self.sampler.needs_candidates else None)
         self._residual = None
         if step in self.context.snapshot_steps:
-            self.snapshots.append((step, self.sampler.points.detach().clone()))
+            self.snapshots.append((step, self._in_window(self.sampler.points).detach().clone()))
 
     def log_values(self) -> dict[str, float]:
         if self._report is None:
@@ -200,6 +240,8 @@ class PhysicsInformedSolver(Solver):
             out["curriculum_" + self.problem.curriculum_parameter] = self._coefficient
         if self._causal_min is not None:
             out["causal_min_weight"] = self._causal_min
+        if self._window_range is not None:
+            out["time_window"] = self.window
         return out
 
     def begin_stage(self, name: str) -> None:
@@ -226,6 +268,7 @@ class PhysicsInformedSolver(Solver):
     # -- resume: the sampler, the generator and the snapshots travel with the weights ------------------
     def get_extra_state(self) -> dict:
         return {"stage": self.stage, "sampler": self.sampler.state_dict(), "fixed_seed": self.fixed_seed,
+                "window": self.window,
                 "generator": None if self.generator is None else self.generator.get_state(),
                 "snapshots": [[s, p.detach().cpu()] for s, p in self.snapshots]}
 
@@ -235,6 +278,7 @@ class PhysicsInformedSolver(Solver):
         self.stage = state["stage"]
         self.sampler.load_state_dict(state["sampler"])
         self.fixed_seed = int(state["fixed_seed"])
+        self.window = int(state.get("window", 0))
         if self.generator is not None and state["generator"] is not None:
             self.generator.set_state(state["generator"].cpu())
         device = self.sampler.points.device
@@ -264,5 +308,15 @@ def build_network(cfg: PINNConfig | PIGConfig, problem: Problem,
 
 
 def build_physics_informed(cfg: PINNConfig | PIGConfig, context: CollocationContext) -> PhysicsInformedSolver:
-    """The network of ``cfg`` (drawn from ``context.generator``) inside a :class:`PhysicsInformedSolver`."""
-    return PhysicsInformedSolver(build_network(cfg, context.problem, context.generator), context)
+    """The network of ``cfg`` (drawn from ``context.generator``) inside a :class:`PhysicsInformedSolver`; with
+    ``strategy.time_windows > 1``, one copy per window (:class:`TimeMarching`)."""
+    problem, windows = context.problem, context.strategy.time_windows
+    if windows == 1:
+        return PhysicsInformedSolver(build_network(cfg, problem, context.generator), context)
+    hard = getattr(cfg, "hard_initial", False)
+    net = build_network(dataclasses.replace(cfg, hard_initial=False) if hard else cfg, problem, context.generator)
+    axis = problem.time_axis
+    marching = TimeMarching([net] + [copy.deepcopy(net) for _ in range(windows - 1)], axis,
+                            problem.domain.low[axis], problem.domain.high[axis],
+                            hard_initial=problem.initial_value if hard else None)
+    return PhysicsInformedSolver(marching, context)

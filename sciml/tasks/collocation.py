@@ -126,8 +126,9 @@ def validate(cfg: Any) -> None:
             raise ConfigError(f"solver.hard_initial needs a time axis; problem {cfg.problem.name} has none")
     if cfg.evaluate.checkpoint not in ("best", "last"):
         raise ConfigError(f"bad value for 'evaluate.checkpoint': {cfg.evaluate.checkpoint!r} (best or last)")
-    problem = PROBLEMS[cfg.problem.name]
-    validate_strategy(cfg.strategy, cfg.problem.name, problem.curriculum_parameter, problem.time_axis is not None)
+    validate_strategy(cfg.strategy, PROBLEMS[cfg.problem.name])
+    if cfg.strategy.time_windows > 1 and t.lbfgs_steps:
+        raise ConfigError("strategy.time_windows > 1 trains one window at a time; trainer.lbfgs_steps must be 0")
 
 
 def eval_grid(problem: Problem, points: int) -> tuple[int, ...]:

@@ -6,7 +6,7 @@ import pytest
 import torch
 from scipy import stats
 
-from sciml.config import load_config
+from sciml.config import ConfigError, load_config
 from sciml.pinn import (
     R3,
     RAD,
@@ -358,10 +358,32 @@ def test_constraint_points_are_fresh_or_fixed_as_configured(resample, tmp_path, 
 
     monkeypatch.setattr(Convection, "constraint_losses", spy)
     pinn_fit(tmp_path, "sampler.name=resampled", "sampler.points=20", "trainer.max_steps=4", "trainer.eval_every=100",
-             "trainer.eval_points=64", "trainer.constraint_points=16", f"trainer.constraint_resample={resample}",
-             "solver.width=8", "solver.depth=1")
+             "trainer.eval_points=64", "trainer.constraint_points=16", "solver.width=8", "solver.depth=1",
+             "trainer.constraint_sampling=" + ("resampled" if resample else "fixed"))
     same = [torch.equal(drawn[0], d) for d in drawn[1:4]]
     assert same == [not resample] * 3
+
+
+def test_grid_constraint_points_are_evenly_spaced_as_in_the_released_r3_code():
+    """x = 2 pi j / n (end point left out: periodic), t = linspace(0, 1, n), the same at every call."""
+    seen = []
+
+    def model(points):
+        seen.append(points.detach().clone())
+        return torch.zeros(points.shape[0])
+
+    problem = Convection(beta=50.0)
+    losses = problem.constraint_losses(model, 8, grid=True)
+    initial, left, right = seen
+    torch.testing.assert_close(initial[:, 0], 2 * math.pi * torch.arange(8) / 8)
+    torch.testing.assert_close(left[:, 1], torch.linspace(0, 1, 8))
+    assert (initial[:, 1] == 0).all() and (left[:, 0] == 0).all() and (right[:, 0] == 2 * math.pi).all()
+    torch.testing.assert_close(losses["initial"], torch.sin(initial[:, 0]).pow(2).mean())
+    assert problem.constraint_losses(model, 8, grid=True)["initial"] == losses["initial"]
+    with pytest.raises(ConfigError, match="no constraint grids"):
+        load_config(["solver.name=pinn", "problem.name=helmholtz2d", "trainer.constraint_sampling=grid"])
+    with pytest.raises(ConfigError, match="constraint_sampling"):
+        load_config(["solver.name=pinn", "trainer.constraint_sampling=random"])
 
 
 def test_causal_r3_history_records_the_gate_moving_forward(tmp_path):
@@ -380,8 +402,9 @@ def test_training_resumes_exactly_from_a_checkpoint(causal, resample, tmp_path, 
 
     args = ["problem.beta=5", f"sampler.name={'causal_r3' if causal else 'r3'}", "sampler.points=40",
             "trainer.max_steps=12", "trainer.lbfgs_steps=3", "trainer.eval_every=4", "trainer.log_every=4",
-            "trainer.eval_points=64", "trainer.constraint_points=16", f"trainer.constraint_resample={resample}",
-            "trainer.snapshots=3", "trainer.checkpoint_every=5", "solver.width=8", "solver.depth=2"]
+            "trainer.eval_points=64", "trainer.constraint_points=16",
+            "trainer.constraint_sampling=" + ("resampled" if resample else "fixed"), "trainer.snapshots=3",
+            "trainer.checkpoint_every=5", "solver.width=8", "solver.depth=2"]
     whole = pinn_fit(tmp_path / "whole", *args)
     real_save = Trainer.save
 

@@ -139,23 +139,24 @@ def test_a_window_starts_from_the_last_ones_weights_with_its_prediction_as_initi
     assert solver._window_range == (0.0, 0.25)
     assert torch.equal(solver._in_window(solver.sampler.points), solver.sampler.points * torch.tensor([1.0, 0.25]))
     with torch.no_grad():
-        nets[0].net[0].weight.add_(0.1)  # as if window 0 had trained
+        nets[0].net.net[0].weight.add_(0.1)  # as if window 0 had trained
     solver.training_loss(None, 1000)  # window 2: windows 1 and 2 start from window 0's weights
     for later in (nets[1], nets[2]):
         pairs = zip(nets[0].state_dict().values(), later.state_dict().values(), strict=True)
         assert all(torch.equal(a, b) for a, b in pairs)
-    assert not torch.equal(nets[3].net[0].weight, nets[0].net[0].weight)  # not yet entered
+    assert not torch.equal(nets[3].net.net[0].weight, nets[0].net.net[0].weight)  # not yet entered
     x = torch.stack([torch.linspace(0, 6, 7), torch.full((7,), 0.5)], 1)
     with solver.problem.time_window(0.5, 0.75, nets[1]):
         torch.testing.assert_close(solver.problem.initial_target(x), nets[1](x).reshape(-1))
     assert solver.problem.domain.high[1] == 1.0 and solver.problem._window_initial is None
 
 
-@pytest.mark.parametrize(("hard", "stated", "largest_jump"), [(True, 0.06, 1e-6), (False, 0.45, 0.03)])
+@pytest.mark.parametrize(("hard", "stated", "largest_jump"), [(True, 0.02, 1e-6), (False, 0.3, 0.03)])
 def test_time_marching_windows_join_continuously_and_reach_a_stated_error(tmp_path, hard, stated, largest_jump):
     """beta = 5, four windows of 400 steps. Hard initial conditions (window k starts exactly where window k - 1
-    ends): 3.8e-2 when written. Soft ones (weight 100): the jumps are small but 400 steps leave the first window
-    far from the initial condition (31 % when written)."""
+    ends): 1.0e-2 when written. Soft ones (weight 100): the jumps are small, but 400 steps per window leave
+    each window short of its initial condition (17 % when written; at beta = 50 with 2,000 steps per window
+    soft ones do better than hard ones, docs/pinn.md)."""
     run = fit(load_config([*SMOKE, *MARCHING, f"solver.hard_initial={str(hard).lower()}", "trainer.max_steps=1600",
                            f"run.dir={tmp_path / 'run'}"]))
     from sciml.tasks import evaluate

@@ -100,7 +100,10 @@ class TimeMarching(nn.Module):
     windows of ``[t0, t1]`` (a time on an edge belongs to the earlier window, whose end it is). Time-marching
     (:mod:`sciml.pinn.strategies`) trains the windows in turn.
 
-    With ``hard_initial`` (``u0``, ``(N, d) -> (N,)``), window ``k`` is :class:`HardInitial` on its own range,
+    Each window's network sees its window stretched onto ``[t0, t1]``, so every window sees the times of the
+    whole problem and a window's network starts out at a known scale (a window a tenth as long would
+    otherwise need time derivatives ten times larger from the same weights). With ``hard_initial`` (``u0``,
+    ``(N, d) -> (N,)``), window ``k`` is :class:`HardInitial` on its own range,
     ``u_k = u_{k-1}(x, t_k) + t_hat net_k(x, t)`` (``u_{-1} = u0``): the windows join exactly, and evaluating
     window ``k`` evaluates every window before it.
     """
@@ -109,13 +112,15 @@ class TimeMarching(nn.Module):
         super().__init__()
         self.time_axis = time_axis
         self.edges = [float(t0) + (float(t1) - float(t0)) * k / len(nets) for k in range(len(nets) + 1)]
-        if hard_initial is not None:
-            wrapped: list[nn.Module] = []
-            for k, net in enumerate(nets):
-                initial = hard_initial if k == 0 else _AtTime(wrapped[-1], time_axis, self.edges[k])
-                wrapped.append(HardInitial(net, initial, time_axis, self.edges[k], self.edges[k + 1]))
-            nets = wrapped
-        self.nets = nn.ModuleList(nets)
+        windows: list[nn.Module] = []
+        for k, net in enumerate(nets):
+            a, b = self.edges[k], self.edges[k + 1]
+            window = _Stretched(net, time_axis, (a, b), (t0, t1))
+            if hard_initial is not None:
+                initial = hard_initial if k == 0 else _AtTime(windows[-1], time_axis, a)
+                window = HardInitial(window, initial, time_axis, a, b)
+            windows.append(window)
+        self.nets = nn.ModuleList(windows)
 
     def window_of(self, t: torch.Tensor) -> torch.Tensor:
         """The window index of each time ``(N,)``."""
@@ -130,6 +135,21 @@ class TimeMarching(nn.Module):
             if mask.any():
                 out = out.index_put((mask,), net(x[mask]).reshape(-1))
         return out
+
+
+class _Stretched(nn.Module):
+    """``net`` on its time window ``(a, b)`` stretched affinely onto ``(t0, t1)``."""
+
+    def __init__(self, net: nn.Module, time_axis: int, window: tuple[float, float], whole: tuple[float, float]):
+        super().__init__()
+        self.net, self.time_axis = net, time_axis
+        (self.a, b), (self.t0, t1) = window, whole
+        self.scale = (t1 - self.t0) / (b - self.a)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        stretched = x.clone()
+        stretched[:, self.time_axis] = self.t0 + (x[:, self.time_axis] - self.a) * self.scale
+        return self.net(stretched).reshape(x.shape[0])
 
 
 class _AtTime:

@@ -80,6 +80,13 @@ def _derivatives(model: Model, points: torch.Tensor):
     return None
 
 
+def _unit(n: int, generator: torch.Generator | None, grid: bool, periodic: bool) -> torch.Tensor:
+    """``(n, 1)`` numbers in [0, 1]: uniform draws, or evenly spaced (the end point left out if ``periodic``)."""
+    if not grid:
+        return torch.rand(n, 1, generator=generator)
+    return (torch.arange(n) / n if periodic else torch.linspace(0, 1, n)).unsqueeze(1).to(torch.get_default_dtype())
+
+
 def _grad(u: torch.Tensor, points: torch.Tensor) -> torch.Tensor:
     return torch.autograd.grad(u, points, torch.ones_like(u), create_graph=True)[0]
 
@@ -94,6 +101,7 @@ class Problem:
     curriculum_parameter: str | None = None  # the coefficient a curriculum may grow (sciml.pinn.strategies)
     conserves_amplitude: bool = False  # the solution's spatial RMS is constant in time (the amplitude monitor)
     marches_in_time: bool = False  # constraint_losses honour time_window (strategy.time_windows)
+    constraint_grids: bool = False  # constraint_losses take grid=True (evenly spaced points)
     _window_initial: Model | None = None
 
     @contextmanager
@@ -138,7 +146,8 @@ class Problem:
         raise NotImplementedError
 
     def constraint_losses(self, model: Model, n: int, generator: torch.Generator | None = None) -> dict:
-        """Mean-squared initial/boundary misfits on ``n`` fresh points each, by name."""
+        """Mean-squared initial/boundary misfits on ``n`` fresh points each, by name (problems with
+        ``constraint_grids`` also take ``grid=True``: ``n`` evenly spaced points per term instead)."""
         raise NotImplementedError
 
     def reference(self, points: torch.Tensor) -> torch.Tensor:
@@ -168,6 +177,7 @@ class Convection(Problem):
     curriculum_parameter = "beta"
     conserves_amplitude = True  # pure transport
     marches_in_time = True
+    constraint_grids = True
 
     def __init__(self, beta: float = 50.0):
         self.beta = float(beta)
@@ -181,10 +191,11 @@ class Convection(Problem):
         g = _grad(_eval(model, points), points)
         return g[:, 1] + self.beta * g[:, 0]
 
-    def constraint_losses(self, model: Model, n: int, generator: torch.Generator | None = None) -> dict:
+    def constraint_losses(self, model: Model, n: int, generator: torch.Generator | None = None,
+                          grid: bool = False) -> dict:
         t0, t1 = self._time_range()
-        x = torch.rand(n, 1, generator=generator) * 2 * math.pi
-        t = t0 + torch.rand(n, 1, generator=generator) * (t1 - t0)
+        x = _unit(n, generator, grid, periodic=True) * 2 * math.pi
+        t = t0 + _unit(n, generator, grid, periodic=False) * (t1 - t0)
         x0 = torch.cat([x, torch.full_like(x, t0)], 1)
         initial = _eval(model, x0) - self.initial_target(x0)
         periodic = (_eval(model, torch.cat([torch.zeros_like(t), t], 1))
@@ -211,6 +222,7 @@ class AllenCahn(Problem):
     time_axis = 1
     periodic_axes = (0,)
     marches_in_time = True
+    constraint_grids = True
 
     def __init__(self, diffusion: float = 1e-4, n_ref: int = 512, n_times: int = 201):
         self.d = float(diffusion)
@@ -229,10 +241,11 @@ class AllenCahn(Problem):
         u_xx = _grad(g[:, 0], points)[:, 0]
         return g[:, 1] - self.d * u_xx + 5 * u**3 - 5 * u
 
-    def constraint_losses(self, model: Model, n: int, generator: torch.Generator | None = None) -> dict:
+    def constraint_losses(self, model: Model, n: int, generator: torch.Generator | None = None,
+                          grid: bool = False) -> dict:
         t0, t1 = self._time_range()
-        x = torch.rand(n, 1, generator=generator) * 2 - 1
-        t = t0 + torch.rand(n, 1, generator=generator) * (t1 - t0)
+        x = _unit(n, generator, grid, periodic=True) * 2 - 1
+        t = t0 + _unit(n, generator, grid, periodic=False) * (t1 - t0)
         x0 = torch.cat([x, torch.full_like(x, t0)], 1)
         initial = _eval(model, x0) - self.initial_target(x0)
         left = torch.cat([-torch.ones_like(t), t], 1).requires_grad_(True)

@@ -26,6 +26,7 @@ from sciml.pinn.strategies import StrategyConfig, causal_residual_loss, curricul
 from sciml.solvers.base import Solver
 
 LBFGS_CONSTRAINT_SEED = 12345  # the L-BFGS stage draws the same initial/boundary points at every evaluation
+CONSTRAINT_SAMPLING = ("resampled", "fixed", "grid")
 
 
 @dataclass
@@ -89,7 +90,9 @@ class CollocationContext:
       generator: draws network initialisation, constraint points and new collocation points.
       weights: loss weight per constraint term (``initial``, ``boundary``).
       constraint_points: initial/boundary points per term and step.
-      constraint_resample: fresh constraint points every step; else one fixed set.
+      constraint_sampling: ``resampled`` (fresh constraint points every step), ``fixed`` (one random set) or
+        ``grid`` (evenly spaced, as the released R3 code's initial and boundary points; periodic axes exclude
+        their end point).
       eval_grid: the validation grid (points per axis).
       snapshot_steps: optimiser steps whose collocation points are kept for the pictures (0: before training).
       lbfgs_points: > 0: the L-BFGS stage uses this many fresh uniform points instead of the sampler's.
@@ -103,7 +106,7 @@ class CollocationContext:
     generator: torch.Generator | None = None
     weights: dict[str, float] = field(default_factory=lambda: {"initial": 100.0, "boundary": 100.0})
     constraint_points: int = 200
-    constraint_resample: bool = True
+    constraint_sampling: str = "resampled"
     eval_grid: tuple[int, ...] = (256, 100)
     snapshot_steps: frozenset[int] = frozenset()
     lbfgs_points: int = 0
@@ -125,7 +128,7 @@ class PhysicsInformedSolver(Solver):
         self.stage = "adam"
         self.fixed_seed = 0
         device = self.sampler.points.device
-        if not context.constraint_resample:  # the same points every step: re-seed a private generator
+        if context.constraint_sampling == "fixed":  # the same points every step: re-seed a private generator
             self.fixed_seed = int(torch.randint(0, 2**62, (1,), generator=self.generator, device=device).item())
         self._constraint_generator = torch.Generator(device=device)
         self.snapshots: list[tuple[int, torch.Tensor]] = []
@@ -145,7 +148,7 @@ class PhysicsInformedSolver(Solver):
     def _constraint_draws(self) -> torch.Generator | None:
         if self.stage == "lbfgs":
             return self._constraint_generator.manual_seed(LBFGS_CONSTRAINT_SEED)
-        if not self.context.constraint_resample:
+        if self.context.constraint_sampling == "fixed":
             return self._constraint_generator.manual_seed(self.fixed_seed)
         return self.generator
 
@@ -167,7 +170,7 @@ class PhysicsInformedSolver(Solver):
         points = self._in_window(self.sampler.points)
         with self.problem.coefficient(self._coefficient), self._window(initial):
             residual = self.problem.residual(model, points)
-            constraints = self.problem.constraint_losses(model, self.context.constraint_points, draws)
+            constraints = self._constraint_losses(model, draws)
         self._residual = residual
         squared = self.sampler.weights() * residual.pow(2)
         if adam and strategy.causal_epsilon > 0:
@@ -182,6 +185,12 @@ class PhysicsInformedSolver(Solver):
         for name, value in constraints.items():
             terms[name] = self.context.weights.get(name, 1.0) * value
         return terms
+
+    def _constraint_losses(self, model, draws: torch.Generator | None) -> dict[str, torch.Tensor]:
+        n = self.context.constraint_points
+        if self.context.constraint_sampling == "grid":
+            return self.problem.constraint_losses(model, n, grid=True)
+        return self.problem.constraint_losses(model, n, draws)
 
     # -- time-marching ------------------------------------------------------------------------------------
     def _enter_window(self, k: int) -> tuple[torch.nn.Module, torch.nn.Module | None]:

@@ -34,6 +34,7 @@ from sciml.pinn.plots import error_history_figure, solution_figure
 from sciml.pinn.problems import PROBLEMS, Problem
 from sciml.pinn.strategies import StrategyConfig, validate_strategy
 from sciml.solvers import CollocationContext, PhysicsInformedSolver
+from sciml.solvers.physics_informed import CONSTRAINT_SAMPLING
 from sciml.tasks.base import Pick, TaskSpec, prepare_run_dir, require_single_process
 from sciml.training import (
     Trainer,
@@ -73,7 +74,7 @@ class CollocationTrainerConfig(TrainerConfig):
     lbfgs_steps: int = 0  # then L-BFGS (strong Wolfe, lr 1) for exactly this many iterations
     lbfgs_points: int = 0  # > 0: L-BFGS on this many fresh uniform points instead of the sampler's last ones
     constraint_points: int = 200  # initial/boundary points per term and step
-    constraint_resample: bool = True  # fresh initial/boundary points every step; false: one fixed set
+    constraint_sampling: str = "resampled"  # initial/boundary points: resampled each step | fixed | grid
     weights: dict[str, float] = field(default_factory=lambda: {"initial": 100.0, "boundary": 100.0})
     eval_points: int = 20000  # evaluation grid size (split evenly over the axes)
     seeds: list[int] = field(default_factory=lambda: [0])  # one run per seed
@@ -99,6 +100,12 @@ def validate(cfg: Any) -> None:
     validate_trainer(t)
     if cfg.sampler.name not in SAMPLERS:
         raise ConfigError(f"bad value for 'sampler.name': {cfg.sampler.name!r} (choose from {', '.join(SAMPLERS)})")
+    if t.constraint_sampling not in CONSTRAINT_SAMPLING:
+        raise ConfigError(f"bad value for 'trainer.constraint_sampling': {t.constraint_sampling!r} "
+                          f"(choose from {', '.join(CONSTRAINT_SAMPLING)})")
+    if t.constraint_sampling == "grid" and not PROBLEMS[cfg.problem.name].constraint_grids:
+        raise ConfigError(f"trainer.constraint_sampling=grid: problem {cfg.problem.name} has no constraint grids "
+                          f"(convection and allen_cahn have)")
     if t.dtype not in DTYPES:
         raise ConfigError(f"bad value for 'trainer.dtype': {t.dtype!r} (float32 or float64)")
     for key in ("sampler.points", "sampler.every", "trainer.eval_points", "trainer.constraint_points"):
@@ -151,7 +158,7 @@ def build_seed(cfg: Any, seed: int, device: torch.device) -> PhysicsInformedSolv
     problem = build_problem(cfg.problem)
     context = CollocationContext(
         problem=problem, make_sampler=lambda: build_sampler(cfg.sampler, problem, generator), generator=generator,
-        weights=dict(t.weights), constraint_points=t.constraint_points, constraint_resample=t.constraint_resample,
+        weights=dict(t.weights), constraint_points=t.constraint_points, constraint_sampling=t.constraint_sampling,
         eval_grid=eval_grid(problem, t.eval_points), snapshot_steps=snapshot_steps(t.max_steps, t.snapshots),
         lbfgs_points=t.lbfgs_points if t.lbfgs_steps else 0, strategy=cfg.strategy, max_steps=t.max_steps)
     try:

@@ -174,3 +174,12 @@ def test_time_marching_windows_join_continuously_and_reach_a_stated_error(tmp_pa
             jump = solver.net.nets[k](at_edge).reshape(-1) - solver.net.nets[k - 1](at_edge).reshape(-1)
             assert jump.pow(2).mean().sqrt() < largest_jump, (k, jump.pow(2).mean().sqrt())
     assert "time_window" in (run / "metrics.csv").read_text().splitlines()[0].split(",")
+
+
+def test_the_comparison_figure_draws_runs_side_by_side(tmp_path):
+    from sciml.pinn.plots import comparison_figure
+
+    problem = Convection(beta=5.0)
+    decayed = lambda p: problem.reference(p) * torch.exp(-3 * p[:, 1])  # noqa: E731
+    path = comparison_figure(problem, {"exact": problem.reference, "decayed": decayed}, tmp_path / "c.png", "t")
+    assert path.stat().st_size > 10_000 and path.read_bytes()[:4] == b"\x89PNG"

@@ -92,3 +92,57 @@ def error_history_figure(histories: dict[int, list[dict]], path: Path, title: st
     fig.savefig(path, dpi=90)
     plt.close(fig)
     return path
+
+
+def comparison_figure(problem: Problem, models: dict[str, object], path: Path, title: str = "") -> Path:
+    """Runs of one 2-D problem side by side: the reference and each model's prediction on the top row; below,
+    the amplitude ratio rms_x u / rms_x u0 against time for every model (evolution problems; what the
+    amplitude monitor reads), then each model's |error|."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from sciml.pinn.monitor import AMPLITUDE_THRESHOLD
+
+    box = problem.domain
+    columns = 1 + len(models)
+    fig, axes = plt.subplots(2, columns, figsize=(3.2 * columns, 5.8), constrained_layout=True, squeeze=False)
+    fields = {name: _field(problem, model, (200, 200), {}) for name, model in models.items()}
+    a, b, ref, _ = next(iter(fields.values()))
+    extent = [a[0], a[-1], b[0], b[-1]]
+    vmax = float(np.abs(ref).max())
+    errors = [np.abs(pred - ref) for *_, pred in fields.values()]
+    emax = max(float(e.max()) for e in errors)
+    tops = [("reference", ref)] + [(name, pred) for name, (*_, pred) in fields.items()]
+    for ax, (name, data) in zip(axes[0], tops, strict=True):
+        im = ax.imshow(data.T, origin="lower", extent=extent, aspect="auto", cmap="RdBu_r", vmin=-vmax, vmax=vmax)
+        ax.set_title(name, fontsize=9)
+    fig.colorbar(im, ax=axes[0, -1], shrink=0.8)
+    for ax, name, err in zip(axes[1, 1:], models, errors, strict=True):
+        im = ax.imshow(err.T, origin="lower", extent=extent, aspect="auto", cmap="magma", vmin=0, vmax=emax)
+        ax.set_title(f"|error|, {name}", fontsize=9)
+    fig.colorbar(im, ax=axes[1, -1], shrink=0.8)
+    for ax in axes.flat:
+        ax.set_xlabel(box.names[0])
+        ax.set_ylabel(box.names[1])
+    ratio_ax = axes[1, 0]
+    if problem.time_axis is not None:
+        u0 = np.sqrt((ref[:, :1] ** 2).mean())
+        for name, (_, t, _, pred) in fields.items():
+            ratio_ax.plot(t, np.sqrt((pred**2).mean(0)) / u0, label=name)
+        for level in (AMPLITUDE_THRESHOLD, 1 / AMPLITUDE_THRESHOLD):
+            ratio_ax.axhline(level, color="k", ls=":", lw=0.8)
+        ratio_ax.set_yscale("log")
+        ratio_ax.set_xlabel(box.names[problem.time_axis])
+        ratio_ax.set_ylabel("rms u / rms u0")
+        ratio_ax.set_title("amplitude (monitor bounds dotted)", fontsize=9)
+        ratio_ax.legend(fontsize=7)
+    else:
+        ratio_ax.axis("off")
+    if title:
+        fig.suptitle(title, fontsize=10)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=90)
+    plt.close(fig)
+    return path

@@ -222,6 +222,15 @@ def fit(cfg: Any) -> Path:
     return run_dir
 
 
+def trained_solver(cfg: Any, checkpoint: dict | Path, seed: int, device: torch.device) -> PhysicsInformedSolver:
+    """Seed ``seed``'s solver with the weights of ``checkpoint`` (a loaded checkpoint or its path)."""
+    state = checkpoint if isinstance(checkpoint, dict) else load_checkpoint(checkpoint, map_location="cpu")
+    with default_dtype(cfg.trainer.dtype), torch.device(device):
+        solver = build_seed(cfg, seed, device)
+        solver.load_state_dict(state["model"])
+    return solver
+
+
 # -- evaluation ---------------------------------------------------------------------------------------
 def _seed_row(cfg: Any, run_dir: Path, seed: int, which: str, device: torch.device, rows: list[dict]) -> dict | None:
     path = seed_dir(run_dir, seed) / f"{which}.pt"
@@ -229,9 +238,8 @@ def _seed_row(cfg: Any, run_dir: Path, seed: int, which: str, device: torch.devi
         return None
     state = load_checkpoint(path, map_location="cpu")
     last = load_checkpoint(seed_dir(run_dir, seed) / "last.pt", map_location="cpu") if which != "last" else state
+    solver = trained_solver(cfg, state, seed, device)
     with default_dtype(cfg.trainer.dtype), torch.device(device):
-        solver = build_seed(cfg, seed, device)
-        solver.load_state_dict(state["model"])
         values = {k: float(v) for k, v in solver.validation_loss(None).items()}
     history = [r for r in rows if r.get("seed") == str(seed) and r.get("val_relative_l2")]
     errors = [(float(r["val_relative_l2"]), int(r["step"])) for r in history]

@@ -52,3 +52,9 @@ def test_the_rhs_matches_the_step_and_bad_states_are_refused():
         sim.step(torch.zeros(127), 1e-3)
     with pytest.raises(TypeError, match="real float"):
         sim.rhs(torch.zeros(128, dtype=torch.long))
+
+
+def test_gradcheck_through_steps():
+    sim = AllenCahn(16, diffusion=1e-2)
+    u0 = (0.5 * torch.sin(math.pi * sim.grid)).requires_grad_(True)
+    assert torch.autograd.gradcheck(lambda u: sim.rollout(u, 3, 0.01)[..., -1, :], (u0,))

@@ -7,6 +7,7 @@ OS and page-faults it back in (1.2-1.7x slower steps from a plain script, docs/b
 """
 
 from sciml.runtime import tune_cpu_allocator
+from sciml.sim.allen_cahn import AllenCahn
 from sciml.sim.base import Simulator
 from sciml.sim.burgers import Burgers
 from sciml.sim.burgers2d import Burgers2D
@@ -18,6 +19,7 @@ from sciml.sim.ns2d import NavierStokes2D
 tune_cpu_allocator()
 
 __all__ = [
+    "AllenCahn",
     "Burgers",
     "Burgers2D",
     "CombinedBurgers",

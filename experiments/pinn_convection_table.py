@@ -26,7 +26,7 @@ def row(label: str, results: dict, goal: float) -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("runs", nargs="+", help="RUN_DIR=label")
+    parser.add_argument("runs", nargs="+", help="RUN_DIR=label (RUN_DIR+RUN_DIR=label: seeds split over runs)")
     parser.add_argument("--goal", type=float, default=0.05)
     args = parser.parse_args()
     print("| method | seed 0 | seed 1 | seed 2 | seed 3 | seed 4 | mean ± std | below the goal | flagged | steps | "
@@ -34,7 +34,8 @@ def main() -> None:
     print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     for item in args.runs:
         run, _, label = item.partition("=")
-        results = json.loads((Path(run) / "evaluation" / "results.json").read_text())
+        parts = [json.loads((Path(d) / "evaluation" / "results.json").read_text()) for d in run.split("+")]
+        results = {**parts[0], "seeds": [r for part in parts for r in part["seeds"]]}
         print(row(label or run, results, args.goal))
 
 

@@ -27,6 +27,17 @@ def _field(problem: Problem, model, sizes: tuple[int, int], fixed: dict[int, flo
     return axes[0].numpy(), axes[1].numpy(), ref.numpy(), pred.numpy()
 
 
+def _save(fig, path: Path, title: str) -> Path:
+    import matplotlib.pyplot as plt
+
+    if title:
+        fig.suptitle(title, fontsize=10)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=90)
+    plt.close(fig)
+    return path
+
+
 def solution_figure(problem: Problem, model, snapshots: list[tuple[int, torch.Tensor]], path: Path,
                     title: str = "") -> Path:
     """One row: reference, prediction, |error|, then the collocation points at each snapshot.
@@ -65,12 +76,7 @@ def solution_figure(problem: Problem, model, snapshots: list[tuple[int, torch.Te
         ax.set_title(f"points, step {step} ({len(p)})", fontsize=9)
         ax.set_xlabel(box.names[shown[0]])
         ax.set_ylabel(box.names[shown[1]])
-    if title:
-        fig.suptitle(title, fontsize=10)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=90)
-    plt.close(fig)
-    return path
+    return _save(fig, path, title)
 
 
 def error_history_figure(histories: dict[int, list[dict]], path: Path, title: str = "") -> Path:
@@ -140,9 +146,4 @@ def comparison_figure(problem: Problem, models: dict[str, object], path: Path, t
         ratio_ax.legend(fontsize=7)
     else:
         ratio_ax.axis("off")
-    if title:
-        fig.suptitle(title, fontsize=10)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=90)
-    plt.close(fig)
-    return path
+    return _save(fig, path, title)

@@ -113,6 +113,8 @@ def test_pinn_learns_on_gpu(tmp_path):
 
 @pytest.mark.parametrize("args", [
     ("solver.name=pinn", "problem.name=allen_cahn", "sampler.name=causal_r3"),  # reference table made on the GPU
+    ("solver.name=pinn", "problem.name=convection", "sampler.name=r3", "strategy.time_windows=2",
+     "solver.hard_initial=true", "strategy.causal_epsilon=1.0"),
     ("solver.name=pig", "problem.name=helmholtz2d", "sampler.name=rad", "solver.gaussians=50",
      "trainer.lbfgs_steps=5", "trainer.lbfgs_points=300", "trainer.dtype=float64"),
     ("solver.name=pig", "problem.name=klein_gordon", "sampler.name=resampled", "solver.gaussians=50",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import torch
 
-from sciml.sim.base import Closure, Simulator
+from sciml.sim.base import Closure, Simulator, check_periodic_1d
 from sciml.sim.integrators import etdrk4_step
 from sciml.sim.spectral import etdrk4_coefficients, rfft_wavenumbers
 
@@ -44,22 +44,16 @@ class AllenCahn(Simulator):
         """Eigenvalues ``r - d k^2`` of the linear part, float64, ``(n // 2 + 1,)``."""
         return self.r - self.d * rfft_wavenumbers(self.n, self.L) ** 2
 
-    def _check(self, u: torch.Tensor) -> None:
-        if u.shape[-1] != self.n:
-            raise ValueError(f"Allen–Cahn state must end with n={self.n} grid points, got shape {tuple(u.shape)}")
-        if not u.is_floating_point():
-            raise TypeError(f"Allen–Cahn state must be a real float tensor, got {u.dtype}")
-
     def rhs(self, state: torch.Tensor, t: float = 0.0) -> torch.Tensor:
         """``u_t = d u_xx + r (u - u^3)``, same shape as ``state``."""
-        self._check(state)
+        check_periodic_1d(state, self.n, "Allen–Cahn")
         k = rfft_wavenumbers(self.n, self.L, dtype=state.dtype, device=state.device)
         u_xx = torch.fft.irfft(-(k**2) * torch.fft.rfft(state), n=self.n)
         return self.d * u_xx + self.r * (state - state**3)
 
     def step(self, state: torch.Tensor, dt: float, closure: Closure | None = None) -> torch.Tensor:
         """One ETDRK4 step of size ``dt``; ``closure(u)`` is added to the nonlinear term."""
-        self._check(state)
+        check_periodic_1d(state, self.n, "Allen–Cahn")
         key = (float(dt), state.dtype, state.device)
         if key not in self._cache:
             cdtype = torch.complex128 if state.dtype == torch.float64 else torch.complex64

@@ -23,6 +23,14 @@ def coefficient_tensors(*values: Coefficient) -> tuple[torch.Tensor, ...]:
     return tuple(v for v in values if isinstance(v, torch.Tensor) and v.requires_grad)
 
 
+def check_periodic_1d(state: torch.Tensor, n: int, name: str) -> None:
+    """A 1-D periodic simulator's state must be a real float tensor ``(*batch, n)``."""
+    if state.shape[-1] != n:
+        raise ValueError(f"{name} state must end with n={n} grid points, got shape {tuple(state.shape)}")
+    if not state.is_floating_point():
+        raise TypeError(f"{name} state must be a real float tensor, got {state.dtype}")
+
+
 def check_finite(state: torch.Tensor, name: str, start: int, stop: int, dt: float) -> None:
     """Raise ``FloatingPointError`` naming the steps when a saved state holds NaN/inf (a blown-up run)."""
     if not bool(torch.isfinite(state.detach()).all()):

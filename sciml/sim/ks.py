@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import torch
 
-from sciml.sim.base import Closure, Simulator
+from sciml.sim.base import Closure, Simulator, check_periodic_1d
 from sciml.sim.integrators import etdrk4_step
 from sciml.sim.spectral import etdrk4_coefficients, rfft_wavenumbers, two_thirds_mask
 
@@ -56,15 +56,9 @@ class KuramotoSivashinsky(Simulator):
         k = rfft_wavenumbers(self.n, self.L)
         return k**2 - self.nu * k**4
 
-    def _check(self, u: torch.Tensor) -> None:
-        if u.shape[-1] != self.n:
-            raise ValueError(f"KS state must end with n={self.n} grid points, got shape {tuple(u.shape)}")
-        if not u.is_floating_point():
-            raise TypeError(f"KS state must be a real float tensor, got {u.dtype}")
-
     def rhs(self, state: torch.Tensor, t: float = 0.0) -> torch.Tensor:
         """``u_t = -u u_x - u_xx - nu u_xxxx``, same shape as ``state``."""
-        self._check(state)
+        check_periodic_1d(state, self.n, "KS")
         k, g = self._operators(state.dtype, state.device)
         v = torch.fft.rfft(state)
         lin = (k**2 - self.nu * k**4) * v
@@ -73,7 +67,7 @@ class KuramotoSivashinsky(Simulator):
 
     def step(self, state: torch.Tensor, dt: float, closure: Closure | None = None) -> torch.Tensor:
         """One ETDRK4 step of size ``dt``; ``closure(u)`` is added to the nonlinear term."""
-        self._check(state)
+        check_periodic_1d(state, self.n, "KS")
         _, g = self._operators(state.dtype, state.device)
         key = ("etdrk4", float(dt), state.dtype, state.device)
         if key not in self._cache:

@@ -97,13 +97,14 @@ def sections(pick: Pick) -> list[tuple[str, type]]:
 
 def validate(cfg: Any) -> None:
     t = cfg.trainer
+    problem_cls = PROBLEMS[cfg.problem.name]
     validate_trainer(t)
     if cfg.sampler.name not in SAMPLERS:
         raise ConfigError(f"bad value for 'sampler.name': {cfg.sampler.name!r} (choose from {', '.join(SAMPLERS)})")
     if t.constraint_sampling not in CONSTRAINT_SAMPLING:
         raise ConfigError(f"bad value for 'trainer.constraint_sampling': {t.constraint_sampling!r} "
                           f"(choose from {', '.join(CONSTRAINT_SAMPLING)})")
-    if t.constraint_sampling == "grid" and not PROBLEMS[cfg.problem.name].constraint_grids:
+    if t.constraint_sampling == "grid" and not problem_cls.constraint_grids:
         raise ConfigError(f"trainer.constraint_sampling=grid: problem {cfg.problem.name} has no constraint grids "
                           f"(convection and allen_cahn have)")
     if t.dtype not in DTYPES:
@@ -126,14 +127,14 @@ def validate(cfg: Any) -> None:
         raise ConfigError(f"unknown constraint term(s) {unknown} in 'trainer.weights' (initial, boundary)")
     if t.lbfgs_points and not t.lbfgs_steps:
         raise ConfigError("trainer.lbfgs_points is set but trainer.lbfgs_steps is 0: there is no L-BFGS stage")
-    if PROBLEMS[cfg.problem.name].time_axis is None:
+    if problem_cls.time_axis is None:
         if cfg.sampler.name == "causal_r3":
             raise ConfigError(f"sampler.name=causal_r3 needs a time axis; problem {cfg.problem.name} has none")
         if getattr(cfg.solver, "hard_initial", False):
             raise ConfigError(f"solver.hard_initial needs a time axis; problem {cfg.problem.name} has none")
     if cfg.evaluate.checkpoint not in ("best", "last"):
         raise ConfigError(f"bad value for 'evaluate.checkpoint': {cfg.evaluate.checkpoint!r} (best or last)")
-    validate_strategy(cfg.strategy, PROBLEMS[cfg.problem.name])
+    validate_strategy(cfg.strategy, problem_cls)
     if cfg.strategy.time_windows > 1 and t.lbfgs_steps:
         raise ConfigError("strategy.time_windows > 1 trains one window at a time; trainer.lbfgs_steps must be 0")
 

@@ -239,3 +239,37 @@ def test_hard_initial_condition_holds_exactly(problem_name):
         torch.testing.assert_close(problem.initial_value(start), problem.reference(start), rtol=0, atol=1e-4)
         assert (model(points) - problem.reference(points)).abs().max() > 1e-2  # the network is still untrained
     assert problem.initial_value(points).shape == (64,)
+
+
+def test_helmholtz_diagnosis_script_reports_the_runs_error(tmp_path):
+    """experiments/pig_helmholtz_diagnose.py: its relative L2 matches the problem's own on a grid of its
+    own, its wavenumber bands hold all the error energy, and a run of another problem is refused."""
+    from sciml.tasks.collocation import trained_solver
+    from sciml.training.devices import default_dtype
+
+    args = ["solver.name=pig", "solver.gaussians=20", "problem.name=helmholtz2d", "sampler.name=uniform",
+            "trainer.dtype=float64", f"run.dir={tmp_path / 'run'}", *TINY]
+    run = fit(load_config(args))
+    checkpoint = run / "checkpoints" / "seed_0" / "last.pt"
+    state = load_checkpoint(checkpoint)  # shift the output by 0.7: an error far from the trivial 1.0
+    state["model"][next(k for k in state["model"] if k.endswith("head.2.bias"))] += 0.7
+    save_checkpoint(state, checkpoint)
+    script = ROOT / "experiments" / "pig_helmholtz_diagnose.py"
+    proc = subprocess.run([sys.executable, str(script), str(run), "--grid", "64", "--points", "500"],
+                          capture_output=True, text=True, env=ENV)
+    assert proc.returncode == 0, proc.stderr
+    lines = [line.rpartition(": ") for line in proc.stdout.splitlines()]
+    numbers = {key: float(value.split()[0]) for key, _, value in lines}
+    cfg = load_config([str(run / "config.yaml")])
+    solver = trained_solver(cfg, checkpoint, 0, torch.device("cpu"))
+    with default_dtype("float64"):
+        expected = solver.problem.relative_l2(solver.net, (201, 201))
+    assert expected > 1.3
+    assert numbers["relative L2 on a 64^2 grid"] == pytest.approx(expected, rel=0.05)
+    shares = [v for k, v in numbers.items() if k.startswith("error energy")]
+    assert len(shares) == 5 and sum(shares) == pytest.approx(1.0, abs=2e-3)
+    assert numbers["boundary rms of u (exact: 0)"] > 0 and numbers["interior residual rms at 500 fresh points"] > 0
+
+    other = fit(load_config(["solver.name=pinn", "problem.name=convection", f"run.dir={tmp_path / 'conv'}", *TINY]))
+    proc = subprocess.run([sys.executable, str(script), str(other)], capture_output=True, text=True, env=ENV)
+    assert proc.returncode != 0 and "convection run, not helmholtz2d" in proc.stderr

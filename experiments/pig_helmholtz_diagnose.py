@@ -35,15 +35,14 @@ def main() -> None:
     with default_dtype(cfg.trainer.dtype):
         solver = trained_solver(cfg, checkpoint, args.seed, torch.device("cpu"))
         net, problem, n = solver.net, solver.problem, args.grid
-        side = torch.linspace(-1.0, 1.0, 4 * n)
-        edges = [torch.stack([torch.full_like(side, v), side], 1) for v in (-1.0, 1.0)]
-        edges += [torch.stack([side, torch.full_like(side, v)], 1) for v in (-1.0, 1.0)]
-        fresh = torch.rand(args.points, 2, generator=torch.Generator().manual_seed(12345)) * 2 - 1
+        draws = torch.Generator().manual_seed(12345)
+        edges = problem.domain.sample_faces(16 * n, (0, 1), draws)
+        fresh = problem.domain.sample(args.points, draws)
         residual = torch.cat([problem.residual(net, chunk).detach() for chunk in fresh.split(4096)])
         centres = torch.linspace(-1.0, 1.0, n + 1)[:-1] + 1.0 / n
         grid = torch.stack(torch.meshgrid(centres, centres, indexing="ij"), -1).reshape(-1, 2)
         with torch.no_grad():
-            boundary = torch.cat([net(e).reshape(-1) for e in edges])
+            boundary = net(edges).reshape(-1)
             u = torch.cat([net(chunk).reshape(-1) for chunk in grid.split(8192)])
     exact = problem.reference(grid)
     error = (u - exact).reshape(n, n)

@@ -79,9 +79,16 @@ class PDEArenaSource(Source):
             if x.ndim == 1 and n > 1 and dx and abs((x[-1] - x[0]) - dx * n) < 1e-6 * dx * n:
                 # MP-PDE's files store linspace(0, L, nx), the periodic endpoint included, with dx = L / nx:
                 # the nodes are x_j = j dx on a period L (the stored x would put the last node on the first)
-                x = x[0] + np.arange(n) * dx
+                # (files we write keep our first node in ``x0``)
+                x = float(np.asarray(attrs.get("x0", x[0]))) + np.arange(n) * dx
                 self.attrs["L"] = dx * n
             self.coords["x"] = x
+        for dim, n in zip(self.space_dims[1:], self.spatial_shape[1:], strict=True):
+            if dim in group:
+                values = np.asarray(group[dim][()])
+                values = values[0] if values.ndim == 2 else values
+                if values.shape == (n,):
+                    self.coords[dim] = values
         if "t" in group:
             t = np.asarray(group["t"][()])
             self.coords["time"] = (t[0] if t.ndim == 2 else t)[: self.n_times]

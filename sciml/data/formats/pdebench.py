@@ -62,9 +62,10 @@ class PDEBenchSingle(Source):
                 raise DataError(f"{path}: t-coordinate has {len(t)} entries for {self.n_times} time steps")
             self.coords["time"] = t[: self.n_times]
         self.params = _name_params(path, self.n_samples)
-        for key in ("nu", "beta"):  # Darcy flow stores its coefficient field; scalars only here
-            if key in f and f[key].shape in ((), (self.n_samples,)):
-                self.params[key] = np.broadcast_to(f[key][()], (self.n_samples,)).astype(float)
+        for key, o in f.items():  # Darcy flow stores its coefficient field; per-sample scalars only here
+            if (isinstance(o, h5py.Dataset) and not key.endswith("-coordinate") and key not in self.variables
+                    and o.shape in ((), (self.n_samples,)) and o.dtype.kind in "fiu"):
+                self.params[key] = np.broadcast_to(o[()], (self.n_samples,)).astype(float)
         self.attrs = {"file_name": path.name}
 
     def open(self) -> h5py.File:

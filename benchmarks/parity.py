@@ -1,0 +1,57 @@
+"""Our solvers trained beside their authors' released code on the same files, budget and seeds.
+
+    python benchmarks/parity.py FAMILY --reference DIR [--budget small|medium|cpu|gpu] [--seeds N]
+                                [--threads 2] [--work runs/parity] [--only both|ours|reference]
+
+``FAMILY``: ``mp_pde`` (DIR: a checkout of brandstetter-johannes/MP-Neural-PDE-Solvers) or ``le_pde`` (DIR: a
+checkout of snap-stanford/le_pde with its submodules). The released code runs unchanged from DIR, with
+the shims of ``benchmarks/reference_shims`` (our code) on its path; both codes' test rollouts are scored
+by one function (``parity_common.score``). Prints a table per seed with mean ± std and the wall-clock per
+training step, and ends with
+``FAMILY: ours/reference = R on METRIC (budget B, N seeds; reference M ± S, ours M ± S)``.
+Budgets and protocols: ``docs/parity.md``. Not run in CI (CI has no reference checkouts).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from dataclasses import asdict
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import parity_common  # noqa: E402
+
+FAMILIES = ("mp_pde", "le_pde")
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("family", choices=FAMILIES)
+    parser.add_argument("--reference", required=True, type=Path, help="checkout of the released repository")
+    parser.add_argument("--budget", default="small")
+    parser.add_argument("--seeds", type=int, default=2)
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--work", type=Path, default=Path("runs/parity"))
+    parser.add_argument("--only", default="both", choices=("both", "ours", "reference"))
+    args = parser.parse_args(argv)
+    if not args.reference.is_dir():
+        parser.error(f"--reference {args.reference}: no such folder (a checkout of the released repository)")
+    if args.family == "mp_pde":
+        import parity_mp_pde as family
+    else:
+        import parity_le_pde as family
+    if args.budget not in family.BUDGETS:
+        parser.error(f"--budget {args.budget!r}: {args.family} has {', '.join(family.BUDGETS)}")
+    rows = family.run(args.reference.resolve(), args.budget, args.seeds, args.threads, args.work.resolve(), args.only)
+    out = args.work / args.family / args.budget / "results.json"
+    out.write_text(json.dumps([asdict(r) for r in rows], indent=1))
+    print(parity_common.table(rows, family.METRIC))
+    if args.only == "both":
+        print(parity_common.last_line(args.family, family.METRIC, args.budget, rows))
+
+
+if __name__ == "__main__":
+    main()

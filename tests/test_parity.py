@@ -1,0 +1,120 @@
+"""The parity benchmark's own code: the torch-cluster shim against a direct computation, the one scoring
+function against hand computations, the launcher's seeding and timing, the last line's format."""
+
+import importlib.util
+import json
+import math
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
+sys.path.insert(0, str(BENCHMARKS))
+
+from parity_common import Row, last_line, score, table  # noqa: E402
+
+
+def load_shim():
+    """The shim under another name, so that no test process sees a module called ``torch_cluster``."""
+    spec = importlib.util.spec_from_file_location("sciml_torch_cluster_shim",
+                                                  BENCHMARKS / "reference_shims" / "torch_cluster" / "__init__.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def direct_radius_pairs(x, r, batch, loop=False):
+    x = x.reshape(len(x), -1).double()
+    pairs = set()
+    for i in range(len(x)):  # target
+        for j in range(len(x)):  # source
+            if batch[i] == batch[j] and (loop or i != j) and float((x[i] - x[j]).norm()) < r:
+                pairs.add((j, i))
+    return pairs
+
+
+def test_radius_graph_shim_equals_the_direct_computation():
+    shim = load_shim()
+    gen = torch.Generator().manual_seed(0)
+    for x in (torch.rand(40, generator=gen) * 5, torch.rand(30, 2, generator=gen)):
+        batch = torch.arange(len(x)) % 3
+        for loop in (False, True):
+            edges = shim.radius_graph(x, r=0.7, batch=batch, loop=loop)
+            assert set(map(tuple, edges.T.tolist())) == direct_radius_pairs(x, 0.7, batch, loop)
+            assert edges.shape[1] == len(direct_radius_pairs(x, 0.7, batch, loop))  # no duplicates
+            assert (torch.diff(edges[1]) >= 0).all()  # ordered by target, as torch-cluster returns them
+    # the released MP-PDE call: linspace(0, 16, 50) per graph, r = 3 dx + 1e-4, two graphs: no periodic wrap
+    x = torch.linspace(0, 16, 50).repeat(2)
+    batch = torch.arange(2).repeat_interleave(50)
+    edges = shim.radius_graph(x, r=3 * (16 / 49) + 1e-4, batch=batch, loop=False)
+    degree = torch.bincount(edges[1], minlength=100)
+    assert degree[:50].tolist() == [3, 4, 5] + [6] * 44 + [5, 4, 3] and degree[50:].tolist() == degree[:50].tolist()
+    flipped = shim.radius_graph(x, r=1.0, batch=batch, flow="target_to_source")
+    assert set(map(tuple, flipped.T.tolist())) == {(i, j) for j, i in direct_radius_pairs(x, 1.0, batch)}
+
+
+def test_radius_graph_shim_caps_neighbours_with_the_nearest_and_knn_graph():
+    shim = load_shim()
+    x = torch.arange(10.0)
+    edges = shim.radius_graph(x, r=100.0, max_num_neighbors=2)
+    assert torch.bincount(edges[1]).tolist() == [2] * 10
+    assert set(edges[0][edges[1] == 5].tolist()) == {4, 6}
+    gen = torch.Generator().manual_seed(1)
+    pts = torch.rand(25, 2, generator=gen)
+    batch = torch.arange(25) // 13
+    knn = shim.knn_graph(pts, k=4, batch=batch)
+    for i in range(25):
+        same = [j for j in range(25) if batch[j] == batch[i] and j != i]
+        nearest = sorted(same, key=lambda j: float((pts[i] - pts[j]).norm()))[:4]
+        assert sorted(knn[0][knn[1] == i].tolist()) == sorted(nearest)
+
+
+def test_score_against_hand_computations():
+    truth = np.zeros((2, 4, 5))
+    truth[:, :, 0] = 1.0
+    pred = truth.copy()
+    pred[0, 1, 2] = 2.0  # one squared error of 4 over 5 nodes: 0.8 in trajectory 0
+    s = score(pred, truth, dt=0.5)
+    assert s["accumulated_error"] == pytest.approx(0.4) and s["unstable"] == 0
+    # correlation: step 2 of trajectory 0 drops, the mean over samples stays above 0.8 only at step 1
+    corr0 = np.corrcoef(pred[0, 1], truth[0, 1])[0, 1]
+    assert (1 + corr0) / 2 < 0.8 and s["correlation_time"] == pytest.approx(0.5)
+    blown = pred.copy()
+    blown[1, 3, 0] = np.inf
+    out = score(blown, truth, dt=0.5)
+    assert out["unstable"] == 1 and math.isinf(out["accumulated_error"])
+    with pytest.raises(ValueError, match="differ in shape"):
+        score(pred[:, :3], truth, dt=0.5)
+
+
+def test_table_and_last_line():
+    rows = [Row("reference", s, {"accumulated_error": v, "correlation_time": 1.0, "unstable": 0}, 0.5, 250, 600000)
+            for s, v in enumerate((40.0, 44.0))]
+    rows += [Row("ours", s, {"accumulated_error": v, "correlation_time": 2.0, "unstable": 0}, 0.1, 250, 610000)
+             for s, v in enumerate((20.0, 22.0))]
+    line = last_line("mp_pde", "accumulated_error", "small", rows)
+    assert line == ("mp_pde: ours/reference = 0.50 on accumulated_error (budget small, 2 seeds; reference 42.000 ± "
+                    "2.828, ours 21.000 ± 1.414)")
+    text = table(rows, "accumulated_error")
+    assert "| reference mean ± std | 2 seeds | 42.000 ± 2.828" in text and text.count("\n") == 7
+
+
+def test_launcher_seeds_and_times_an_unchanged_script(tmp_path):
+    script = tmp_path / "released.py"
+    script.write_text("import sys, random, torch, json, helper\n"
+                      "helper.work(3)\n"
+                      "json.dump([sys.argv[1:], random.random(), torch.rand(1).item()], open('out.json', 'w'))\n")
+    (tmp_path / "helper.py").write_text("def work(n):\n    return sum(range(n))\n")
+    runs = []
+    for _ in range(2):
+        subprocess.run([sys.executable, str(BENCHMARKS / "reference_shims" / "run_seeded.py"), "--seed", "7",
+                        "--threads", "1", "--time", "helper:work", "--timings", "t.json", str(script), "--flag=1"],
+                       cwd=tmp_path, check=True, env={"PYTHONPATH": str(tmp_path), "PATH": "/usr/bin:/bin"})
+        runs.append(json.loads((tmp_path / "out.json").read_text()))
+    assert runs[0] == runs[1] and runs[0][0] == ["--flag=1"]
+    timings = json.loads((tmp_path / "t.json").read_text())
+    assert timings["calls"] == 1 and timings["seconds"] >= 0

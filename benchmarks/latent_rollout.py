@@ -28,13 +28,13 @@ from sciml.solvers import grid_context
 from sciml.solvers.fno import FNOConfig
 from sciml.solvers.le_pde import LEPDEConfig, LEPDEMambaConfig
 
-SETTINGS = {
+SETTINGS = {  # layout="mirror": the encoder/decoder docs/benchmarks.md's rows were measured with
     1: {"shape": (50,), "history": 25, "frames": 200, "params": 3,
-        "models": {"LE-PDE": LEPDEConfig(), "LE-PDE-Mamba": LEPDEMambaConfig(),
+        "models": {"LE-PDE": LEPDEConfig(layout="mirror"), "LE-PDE-Mamba": LEPDEMambaConfig(layout="mirror"),
                    "FNO": FNOConfig(width=196, modes=16, bundle=25)}},
     2: {"shape": (64, 64), "history": 10, "frames": 40, "params": 0,
-        "models": {"LE-PDE": LEPDEConfig(time_window=1, latent=256, channels=16),
-                   "LE-PDE-Mamba": LEPDEMambaConfig(time_window=1, latent=256, channels=16),
+        "models": {"LE-PDE": LEPDEConfig(time_window=1, latent=256, channels=16, layout="mirror"),
+                   "LE-PDE-Mamba": LEPDEMambaConfig(time_window=1, latent=256, channels=16, layout="mirror"),
                    "FNO": FNOConfig(width=104, modes=12)}},
 }
 

@@ -2,6 +2,7 @@
 
     python benchmarks/parity.py FAMILY --reference DIR [--budget small|medium|cpu|gpu] [--seeds N]
                                 [--threads 2] [--work runs/parity] [--only both|ours|reference]
+                                [--reference-python PYTHON]
 
 ``FAMILY``: ``mp_pde`` (DIR: a checkout of brandstetter-johannes/MP-Neural-PDE-Solvers) or ``le_pde`` (DIR: a
 checkout of snap-stanford/le_pde with its submodules). The released code runs unchanged from DIR, with
@@ -36,6 +37,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--work", type=Path, default=Path("runs/parity"))
     parser.add_argument("--only", default="both", choices=("both", "ours", "reference"))
+    parser.add_argument("--reference-python", default=sys.executable,
+                        help="the interpreter with the reference's dependencies (default: this one)")
     args = parser.parse_args(argv)
     if not args.reference.is_dir():
         parser.error(f"--reference {args.reference}: no such folder (a checkout of the released repository)")
@@ -45,7 +48,8 @@ def main(argv: list[str] | None = None) -> None:
         import parity_le_pde as family
     if args.budget not in family.BUDGETS:
         parser.error(f"--budget {args.budget!r}: {args.family} has {', '.join(family.BUDGETS)}")
-    rows = family.run(args.reference.resolve(), args.budget, args.seeds, args.threads, args.work.resolve(), args.only)
+    rows = family.run(args.reference.resolve(), args.budget, args.seeds, args.threads, args.work.resolve(), args.only,
+                      args.reference_python)
     out = args.work / args.family / args.budget / "results.json"
     out.write_text(json.dumps([asdict(r) for r in rows], indent=1))
     print(parity_common.table(rows, family.METRIC))

@@ -6,14 +6,20 @@ the same true frames), so that a difference between the codes cannot come from t
 
 from __future__ import annotations
 
+import csv
 import math
 import statistics
+import subprocess
+import time
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 import torch
 
 from sciml.metrics import correlation, high_correlation_steps
+
+SHIMS = Path(__file__).resolve().parent / "reference_shims"
 
 BLOWUP_FACTOR = 10.0  # as sciml.evaluate: a frame beyond 10 x max|truth| (or non-finite) is unstable
 
@@ -87,3 +93,51 @@ def last_line(family: str, metric: str, budget: str, rows: list[Row]) -> str:
     (rm, rs), (om, os_) = mean_std(ref), mean_std(ours)
     return (f"{family}: ours/reference = {om / rm:.2f} on {metric} (budget {budget}, {len(ours)} seeds; "
             f"reference {rm:.3f} ± {rs:.3f}, ours {om:.3f} ± {os_:.3f})")
+
+
+def run_logged(cmd: list[str], log: Path, **kwargs) -> float:
+    """Run ``cmd`` with its output in ``log``; a failure ends the benchmark with the log's tail. Returns seconds."""
+    start = time.perf_counter()
+    log.parent.mkdir(parents=True, exist_ok=True)
+    with open(log, "w") as f:
+        result = subprocess.run(cmd, stdout=f, stderr=subprocess.STDOUT, **kwargs)
+    if result.returncode:
+        raise SystemExit(f"{' '.join(map(str, cmd[:4]))} ... failed ({result.returncode}); the end of {log}:\n"
+                         f"{log.read_text()[-3000:]}")
+    return time.perf_counter() - start
+
+
+def train_seconds(run_dir: Path) -> float:
+    """Seconds our run spent in training steps: the elapsed time of its last training row, less validations."""
+    rows = list(csv.DictReader(open(run_dir / "metrics.csv")))
+    elapsed = float([r for r in rows if r.get("loss")][-1]["elapsed_s"])
+    validations, previous = 0.0, 0.0
+    for r in rows:  # a validation row's elapsed minus the preceding row's is the validation's cost
+        if not r.get("loss") and float(r["elapsed_s"]) <= elapsed:
+            validations += float(r["elapsed_s"]) - previous
+        previous = float(r["elapsed_s"])
+    return elapsed - validations
+
+
+@torch.no_grad()
+def our_rollout(run_dir: Path, given: int, first: int) -> tuple[np.ndarray, int]:
+    """Our run's best checkpoint rolled out over its test split from frames ``given..first-1``: ``(N, T, *space)``
+    (the first channel) and the parameter count."""
+    from sciml.config import load_config
+    from sciml.data import TrajectoryWindows
+    from sciml.tasks.trajectory.evaluation import load_solver
+
+    cfg = load_config([str(run_dir / "config.yaml")])
+    model, _ = load_solver(run_dir, cfg, "best", torch.device("cpu"))
+    windows = TrajectoryWindows(cfg.dataset.test, full_trajectory=True, params=list(cfg.task.params))
+    batch = torch.utils.data.default_collate([windows[i] for i in range(len(windows))])
+    pred = model.rollout(batch["trajectory"][:, given:first], windows.n_times - first, batch["params"],
+                         batch["time"][:, first - 1])
+    return pred[:, :, 0].numpy(), sum(p.numel() for p in model.parameters())
+
+
+def check_same_truth(ours: np.ndarray, theirs: np.ndarray, code: str) -> None:
+    """The reference's loader must give the frames we score against (else the data differ: stop)."""
+    if ours.shape != theirs.shape or not np.allclose(ours, theirs, atol=1e-5, rtol=1e-5):
+        diff = np.abs(ours - theirs).max() if ours.shape == theirs.shape else f"shapes {ours.shape}, {theirs.shape}"
+        raise SystemExit(f"{code}'s loader gives other test frames than ours (max difference {diff}): the data differ")

@@ -72,9 +72,13 @@ def test_shapes_and_parameter_counts_of_the_released_1d_setting():
     le = solvers.build(LEPDEConfig(), e2_context())
     mamba = solvers.build(LEPDEMambaConfig(), e2_context())
     count = [sum(p.numel() for p in m.parameters()) for m in (le, mamba)]
-    # released LE-PDE: 1.63M on E2 at nx = 50 (its encoder/decoder details differ a little from ours)
-    assert count[0] == 1_879_641 and abs(count[1] / count[0] - 1) < 0.05, count
-    assert le.encoder.shapes == [(50,), (25,), (12,), (6,), (3,)]
+    # the released LE-PDE prints n_params_model: 1630976 for this command (E2, nx = 50, 3 parameters)
+    assert count[0] == 1_630_976 and abs(count[1] / count[0] - 1) < 0.05, count
+    assert le.encoder.shapes == [(50,), (25,), (12,), (6,), (3,)] and le.encoder.kernels == [4, 4, 4, 3]
+    mirror = solvers.build(LEPDEConfig(layout="mirror"), e2_context())
+    assert sum(p.numel() for p in mirror.parameters()) == 1_879_641  # the layout the docs' older rows used
+    assert [type(m).__name__ for m in (le.decoder.ups[-1]["conv"], le.decoder.head)] == ["ConvTranspose1d"] * 2
+    assert le.decoder.ups[-1]["conv"].out_channels == 64 and le.decoder.head.bias is None
     window, params = torch.randn(3, 25, 1, 50), torch.rand(3, 3)
     assert le.rollout(window, 60, params).shape == (3, 60, 1, 50)
     assert mamba.rollout(window, 60, params).shape == (3, 60, 1, 50)

@@ -104,6 +104,30 @@ def test_mp_pde_resolutions_hold_the_same_trajectories_averaged_down(tmp_path):
         load_config([*common, "dataset.nx=7"])
 
 
+def test_mp_pde_released_loader_projection_is_the_released_kernel(tmp_path):
+    from sciml.recipes.mp_pde import loader_projection
+
+    common = [f"dataset.root={tmp_path}", "dataset.name=mp_pde", "dataset.experiment=E2", "dataset.nx_fine=40",
+              "dataset.nt=5", "dataset.n_train=2", "dataset.n_valid=1", "dataset.n_test=1", "dataset.batch_size=2"]
+    fine = open_dataset(recipes.ensure_dataset(load_config([*common, "dataset.nx=40"]).dataset,
+                                               progress=False)["train"]).u.values
+    coarse = open_dataset(recipes.ensure_dataset(load_config([*common, "dataset.nx=10",
+                                                              "dataset.projection=released_loader"]).dataset,
+                                                 progress=False)["train"])
+    by_hand = np.empty((2, 5, 10))
+    for i in range(10):  # the mean of 5 fine values around every 4th; the left pad is fine values -3, -2
+        idx = [-3, -2, 0, 1, 2] if i == 0 else list(range(4 * i - 2, 4 * i + 3))
+        by_hand[..., i] = fine[..., idx].mean(-1)
+    np.testing.assert_allclose(coarse.u.values, by_hand, rtol=1e-6, atol=1e-6)
+    np.testing.assert_allclose(coarse.x.values, (4 * np.arange(10) + 0.5) * 16 / 40)  # centred on fine cell 4i
+    u = torch.randn(3, 40, dtype=torch.float64)
+    assert loader_projection(u, 40).shape == (3, 40)  # ratio 1: a 5-point moving mean, as the loader would
+    with pytest.raises(ValueError, match="cannot be projected"):
+        loader_projection(u, 7)
+    with pytest.raises(ValueError, match="dataset.projection"):
+        load_config([*common, "dataset.nx=10", "dataset.projection=kernel"])
+
+
 def test_mp_pde_files_hold_the_forcing_so_a_numerical_solver_can_rerun_a_trajectory(tmp_path):
     import torch
 

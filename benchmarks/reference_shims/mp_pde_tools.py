@@ -1,14 +1,11 @@
 """Our helpers that drive the released MP-PDE code (run with its checkout and this folder on ``sys.path``).
 
-    python mp_pde_tools.py project FILE SPLIT NX OUT.npz     # the frames its loader trains and tests on
     python mp_pde_tools.py rollout MODEL.pt TEST_FILE EXPERIMENT NX OUT.npz [--batch 16]
 
-``project``: the released ``HDF5Dataset`` reads ``pde_250-200`` and averages it down to ``NX`` cells with
-its 5-point kernel; we store what it returns (``u_super``, its ``x``, the parameters), so that our model
-trains on exactly the numbers the reference trains on.
-``rollout``: the reference model's test rollout, as its ``test_unrolled_losses`` does it (frames 25-49 given
-as the second bundle, 8 bundles of 25 predicted), kept frame by frame for our scoring function; it also
-returns the released metric computed the released way, to check ours against.
+The reference model's test rollout, as its ``test_unrolled_losses`` does it (frames 25-49 given as the second
+bundle, 8 bundles of 25 predicted), kept frame by frame for our scoring function, with the true frames its
+loader gives (``pde_250-200`` projected by its 5-point kernel: they must equal ours) and the released metric
+computed the released way, to check ours against.
 """
 
 from __future__ import annotations
@@ -29,15 +26,6 @@ def dataset(path: str, split: str, nx: int) -> HDF5Dataset:
     return HDF5Dataset(path, pde=CE(device="cpu"), mode=split, base_resolution=[250, nx], super_resolution=[250, 200])
 
 
-def project(path: str, split: str, nx: int, out: str) -> None:
-    data = dataset(path, split, nx)
-    items = [data[i] for i in range(len(data))]
-    np.savez(out, u=np.stack([it[1] for it in items]), x=np.asarray(items[0][2]),
-             base=np.stack([np.asarray(it[0]) for it in items]),
-             **{k: np.array([it[3][k] for it in items], dtype=float) for k in ("alpha", "beta", "gamma")},
-             dt=data.dt, tmin=data.tmin, tmax=data.tmax)
-
-
 @torch.no_grad()
 def rollout(model_path: str, test_path: str, experiment: str, nx: int, out: str, batch_size: int = 16) -> None:
     data = dataset(test_path, "test", nx)
@@ -49,7 +37,7 @@ def rollout(model_path: str, test_path: str, experiment: str, nx: int, out: str,
     model.eval()
     criterion = torch.nn.MSELoss(reduction="sum")
     tw, nr_gt_steps = 25, 2
-    preds, released = [], []
+    preds, truths, released = [], [], []
     for _, u_super, x, variables in DataLoader(data, batch_size=batch_size, shuffle=False):
         b = u_super.shape[0]
         steps = [tw * nr_gt_steps] * b
@@ -65,18 +53,15 @@ def rollout(model_path: str, test_path: str, experiment: str, nx: int, out: str,
             frames.append(pred.reshape(b, nx, tw))
             losses.append(criterion(pred, graph.y) / nx / batch_size)
         preds.append(torch.cat(frames, -1).transpose(1, 2))  # (b, 200, nx)
+        truths.append(torch.as_tensor(u_super)[:, tw * nr_gt_steps:])
         released.append(torch.stack(losses).sum())
-    np.savez(out, pred=torch.cat(preds).numpy(), released_metric=float(torch.stack(released).mean()))
+    np.savez(out, pred=torch.cat(preds).numpy(), truth=torch.cat(truths).numpy(),
+             released_metric=float(torch.stack(released).mean()))
 
 
 def main() -> None:
     parser = argparse.ArgumentParser()
     sub = parser.add_subparsers(dest="command", required=True)
-    p = sub.add_parser("project")
-    for name in ("file", "split"):
-        p.add_argument(name)
-    p.add_argument("nx", type=int)
-    p.add_argument("out")
     r = sub.add_parser("rollout")
     for name in ("model", "test_file", "experiment"):
         r.add_argument(name)
@@ -84,10 +69,7 @@ def main() -> None:
     r.add_argument("out")
     r.add_argument("--batch", type=int, default=16)
     args = parser.parse_args()
-    if args.command == "project":
-        project(args.file, args.split, args.nx, args.out)
-    else:
-        rollout(args.model, args.test_file, args.experiment, args.nx, args.out, args.batch)
+    rollout(args.model, args.test_file, args.experiment, args.nx, args.out, args.batch)
 
 
 if __name__ == "__main__":

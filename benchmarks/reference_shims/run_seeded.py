@@ -1,11 +1,18 @@
 """Run a reference's entry-point script unchanged, after seeding Python, NumPy and torch and fixing threads.
 
-    python run_seeded.py --seed S --threads T [--time MODULE:FUNCTION --timings OUT.json] SCRIPT [ARGS...]
+    python run_seeded.py --seed S --threads T [--time MODULE:FUNCTION ...] [--timings OUT.json] SCRIPT [ARGS...]
 
 The released scripts set no seed; this launcher is how ``benchmarks/parity.py`` gives both codes the same
-seeds. ``SCRIPT`` runs as ``__main__`` with ``sys.argv = [SCRIPT, *ARGS]``. ``--time`` wraps one function of
-the reference (e.g. its training loop) with a wall-clock timer, so that the seconds spent training are
-measured apart from its evaluation; the total and the number of calls go to ``--timings`` at exit.
+seeds. ``SCRIPT`` runs as ``__main__`` with ``sys.argv = [SCRIPT, *ARGS]``. ``--time`` (repeatable) wraps a function of
+the reference (its training loop, or its data loading and evaluation) with a wall-clock timer, so that the
+seconds spent training can be told from the rest; per function the seconds and calls, and the script's
+total seconds, go to ``--timings`` at exit.
+``--no-cuda-sync`` makes ``torch.cuda.synchronize`` a no-op on a machine without CUDA (the released MP-PDE
+generator calls it around every solve, also with ``--device=cpu``). ``--legacy-aliases`` restores the names
+that references written for Python 3.8 / NumPy < 1.24 import: ``collections.Iterable`` and the other ABCs
+(moved to ``collections.abc``), ``np.float``, ``np.int``, ``np.bool``, ``np.object`` (the builtins they were),
+and ``F.conv1d`` on a 4D input, which torch < 1.12 ran as the 2D convolution it is (LE-PDE's fork of the
+MP-PDE loader projects its data that way; current torch refuses it).
 """
 
 from __future__ import annotations
@@ -24,12 +31,12 @@ import numpy as np
 import torch
 
 
-def timed(target: str, out: str) -> None:
+def timed(target: str, record: dict) -> None:
     """Wrap ``module:function`` with a timer (the reference imports the module after this, and gets the wrapper)."""
     module_name, name = target.split(":")
     module = importlib.import_module(module_name)
     original = getattr(module, name)
-    record = {"seconds": 0.0, "calls": 0}
+    entry = record.setdefault(target, {"seconds": 0.0, "calls": 0})
 
     @functools.wraps(original)
     def wrapper(*args, **kwargs):
@@ -37,23 +44,53 @@ def timed(target: str, out: str) -> None:
         try:
             return original(*args, **kwargs)
         finally:
-            record["seconds"] += time.perf_counter() - start
-            record["calls"] += 1
+            entry["seconds"] += time.perf_counter() - start
+            entry["calls"] += 1
 
     setattr(module, name, wrapper)
-    atexit.register(lambda: out and open(out, "w").write(json.dumps(record)))
+
+
+def legacy_aliases() -> None:
+    import collections
+    import collections.abc
+
+    for name in ("Iterable", "Mapping", "MutableMapping", "Sequence", "Callable", "Hashable"):
+        if not hasattr(collections, name):
+            setattr(collections, name, getattr(collections.abc, name))
+    conv1d = torch.nn.functional.conv1d
+
+    @functools.wraps(conv1d)
+    def legacy_conv1d(input, weight, *args, **kwargs):
+        if input.dim() == 4 and weight.dim() == 4:
+            return torch.nn.functional.conv2d(input, weight, *args, **kwargs)
+        return conv1d(input, weight, *args, **kwargs)
+
+    torch.nn.functional.conv1d = legacy_conv1d
+    for name, value in (("float", float), ("int", int), ("bool", bool), ("object", object), ("complex", complex)):
+        if name not in np.__dict__:
+            setattr(np, name, value)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--seed", type=int, required=True)
     parser.add_argument("--threads", type=int, default=2)
-    parser.add_argument("--time", default="")
+    parser.add_argument("--time", action="append", default=[])
     parser.add_argument("--timings", default="")
+    parser.add_argument("--no-cuda-sync", action="store_true")
+    parser.add_argument("--legacy-aliases", action="store_true")
     parser.add_argument("script")
     args, rest = parser.parse_known_args()
-    if args.time:
-        timed(args.time, args.timings)
+    start, record = time.perf_counter(), {}
+    if args.timings:
+        atexit.register(lambda: open(args.timings, "w").write(json.dumps(
+            {**record, "total_seconds": time.perf_counter() - start})))
+    if args.legacy_aliases:
+        legacy_aliases()
+    if args.no_cuda_sync and not torch.cuda.is_available():
+        torch.cuda.synchronize = lambda device=None: None
+    for target in args.time:  # after the aliases: the reference's modules may need them to import
+        timed(target, record)
     random.seed(args.seed)
     np.random.seed(args.seed)  # noqa: NPY002 (the references draw from NumPy's global stream)
     torch.manual_seed(args.seed)

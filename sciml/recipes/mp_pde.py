@@ -3,7 +3,9 @@
 ``u_t + (alpha u^2 - beta u_x + gamma u_xx)_x = delta(t, x)`` on a periodic ``[0, 16)``, forced by five
 random sines that also give the initial condition (:class:`sciml.sim.combined_burgers.CombinedBurgers`),
 solved at ``nx_fine = 200`` cells with WENO5 and adaptive dopri5, 250 frames over ``[0, t_end]``, and
-averaged down to ``nx`` cells (a divisor of ``nx_fine``). A coarse dataset is derived from the fine one
+averaged down to ``nx`` cells (a divisor of ``nx_fine``), or with ``projection: released_loader`` projected
+as the released loader does (:func:`loader_projection`: the numbers the released code trains on).
+A coarse dataset is derived from the fine one
 (generated first, then read block by block), so the resolutions of one experiment hold the same
 trajectories. Parameters are drawn per trajectory (the released generator draws one set per group of
 four) and stored as the per-sample parameters ``alpha``, ``beta``, ``gamma``, with the forcing's
@@ -35,6 +37,36 @@ EXPERIMENTS = {  # parameter ranges (low, high) and final time
     "E3": {"alpha": (0.0, 6.0), "beta": (0.1, 0.4), "gamma": (0.0, 1.0), "t_end": 2.0},
 }
 PARAMS = ("alpha", "beta", "gamma")
+PROJECTIONS = ("average", "released_loader")
+
+
+def loader_projection(u: torch.Tensor, nx: int) -> torch.Tensor:
+    """What the released MP-PDE loader trains and tests on: ``(..., n_fine)`` -> ``(..., nx)``.
+
+    The mean of the 5 fine values centred on every ``r = n_fine / nx``-th one (``r i - 2 .. r i + 2``), the
+    array padded periodically with its values ``[-3, -2]`` on the left and ``[1, 2]`` on the right, as its
+    ``HDF5Dataset`` does (for ``i = 0`` that skips the last fine value and repeats the third-last, an
+    off-by-one of the released files' duplicated endpoint). Output ``i`` is centred on fine value ``r i``.
+    """
+    n = u.shape[-1]
+    if n % nx:
+        raise ValueError(f"{n} fine values cannot be projected to {nx}")
+    padded = torch.cat([u[..., -3:-1], u, u[..., 1:3]], -1)
+    return padded.unfold(-1, 5, n // nx)[..., :nx, :].mean(-1)
+
+
+def project(cfg: MPPDEConfig, u: torch.Tensor) -> torch.Tensor:
+    """The stored ``nx`` cells of fine cell averages ``(..., nx_fine)``: ``dataset.projection``."""
+    if cfg.nx == cfg.nx_fine:
+        return u
+    return loader_projection(u, cfg.nx) if cfg.projection == "released_loader" else average_down(u, cfg.nx)
+
+
+def grid(cfg: MPPDEConfig) -> np.ndarray:
+    """Where the stored values sit: cell centres, or the fine centres the released kernel is centred on."""
+    if cfg.projection == "released_loader" and cfg.nx != cfg.nx_fine:
+        return (np.arange(cfg.nx) * (cfg.nx_fine // cfg.nx) + 0.5) * cfg.L / cfg.nx_fine
+    return (np.arange(cfg.nx) + 0.5) * cfg.L / cfg.nx
 
 
 @dataclass
@@ -46,6 +78,7 @@ class MPPDEConfig:
     nx_fine: int = 200  # simulated cells
     nx: int = 100  # stored cells: nx_fine averaged down (the paper: 100, 50, 40)
     nt: int = 250  # stored frames over [0, t_end] (t_end 4 for E1/E2, 2 for E3)
+    projection: str = "average"  # average (cell averages) | released_loader (the released loader's 5-point kernel)
     n_train: int = 256
     n_valid: int = 32
     n_test: int = 64
@@ -62,6 +95,7 @@ def validate_mp_pde(cfg: MPPDEConfig) -> None:
     checks.positive(cfg, "nx", "nx_fine", "nt", "rtol", "atol")
     if cfg.nx_fine % cfg.nx:
         raise ConfigError(f"dataset.nx={cfg.nx} must divide dataset.nx_fine={cfg.nx_fine} (cells are averaged down)")
+    checks.choice(cfg, "projection", PROJECTIONS)
     if cfg.nx < 6 or cfg.nt < 2:
         raise ConfigError(f"dataset.nx={cfg.nx} and dataset.nt={cfg.nt} are too small (need nx >= 6, nt >= 2)")
 
@@ -112,20 +146,22 @@ def mp_pde_layout(cfg: MPPDEConfig, split: str) -> SplitLayout:
                  equation="u_t + (alpha u^2 - beta u_x + gamma u_xx)_x = delta(t, x), periodic",
                  dataset=cfg.name, split=split, dt=float(t[1] - t[0]), L=cfg.L, experiment=cfg.experiment,
                  method=f"finite volumes: WENO5 + Rusanov flux, 4th-order differences, dopri5 (rtol {cfg.rtol}, "
-                        f"atol {cfg.atol}), float64, {cfg.nx_fine} cells averaged down to {cfg.nx}")
+                        f"atol {cfg.atol}), float64, {cfg.nx_fine} cells "
+                        + ("averaged down" if cfg.projection == "average" else "projected by the released loader's "
+                           "5-point kernel") + f" to {cfg.nx}")
     return SplitLayout(fields={"u": (sizes(cfg, split), cfg.nt, cfg.nx)}, time=t,
-                       space={"x": (np.arange(cfg.nx) + 0.5) * cfg.L / cfg.nx}, attrs=attrs,
+                       space={"x": grid(cfg)}, attrs=attrs,
                        params={**draw_parameters(cfg, split), **forcing_parameters(draw_forcing(cfg, split))},
                        long_names={"u": "u (cell averages)"})
 
 
 def fine(cfg: MPPDEConfig) -> MPPDEConfig | None:
     """The dataset a coarse one is averaged down from (None for the fine one itself)."""
-    return None if cfg.nx == cfg.nx_fine else replace(cfg, nx=cfg.nx_fine)
+    return None if cfg.nx == cfg.nx_fine else replace(cfg, nx=cfg.nx_fine, projection="average")
 
 
 def coarsen(cfg: MPPDEConfig, fields: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-    return {k: average_down(torch.from_numpy(v), cfg.nx).numpy() for k, v in fields.items()}
+    return {k: project(cfg, torch.from_numpy(v)).numpy() for k, v in fields.items()}
 
 
 def mp_pde_simulate(cfg: MPPDEConfig, split: str, start: int, stop: int) -> dict[str, np.ndarray]:
@@ -138,4 +174,4 @@ def mp_pde_simulate(cfg: MPPDEConfig, split: str, start: int, stop: int) -> dict
     sim = CombinedBurgers(n=cfg.nx_fine, L=cfg.L, forcing=forcing, **params)
     with torch.no_grad():
         u = sim.solve(sim.initial_condition(), torch.from_numpy(times(cfg)), rtol=cfg.rtol, atol=cfg.atol)
-    return {"u": average_down(u, cfg.nx).cpu().numpy().astype(np.float32)}
+    return {"u": project(cfg, u).cpu().numpy().astype(np.float32)}

@@ -7,7 +7,13 @@ MP-PDE's; the released 1D command: H = F = 25, 2D: H = 10, F = 1) only when they
 Encoder: a convolution stem, ``blocks`` strided convolutions (kernel 4, stride 2, GroupNorm, ELU) with
 ``channels * 2^i`` channels, flattened and mapped linearly to ``latent`` numbers (the released 1D command: 4
 blocks, 32 channels doubling, latent 128; 2D: 16 channels, latent 256). The decoder
-mirrors it with transposed convolutions. PDE parameters enter through a static encoder ``r(p)`` (the released
+mirrors it with transposed convolutions. ``layout: released`` (the default) is the authors' ``CNN_Encoder`` /
+``CNN_Decoder`` exactly (1,630,976 parameters in the released 1D command, as their log prints): the last of
+four or more blocks has kernel 3, the linear maps on both sides of the latent are followed by GroupNorm and
+ELU, the transposed convolutions have no bias, the last upsampling keeps its channels and the head is a
+transposed convolution. ``layout: mirror`` is the plain mirror this package had before (1,879,641
+parameters there), kept so that the numbers measured with it can be reproduced. PDE parameters enter
+through a static encoder ``r(p)`` (the released
 1D command feeds the scaled parameters themselves: ``static_latent: 0``).
 
 - ``le_pde``: ``G = MLP([z_t, r(p)])`` (3 ELU layers then 2 linear ones, the released ``mlp-3-elu-2``).
@@ -48,6 +54,7 @@ class LEPDEConfig:
     channels: int = 32  # encoder channels of the first block, doubled per block (released 1D: 32; 2D: 16)
     blocks: int = 4  # strided convolution blocks
     norm_groups: int = 2  # GroupNorm groups
+    layout: str = "released"  # released (the authors' CNN_Encoder/CNN_Decoder) | mirror (before 2026-12; see below)
     static_latent: int = 0  # static encoder: 0 feeds the scaled parameters themselves, else an MLP to this size
     evolution_layers: int = 3  # ELU layers of the evolution MLP (then two linear ones)
     multi_step: list[float] = field(default_factory=lambda: [1.0, 1.0, 1.0, 1.0])  # α_m, m = 1..M (M = task.horizon)
@@ -75,6 +82,8 @@ def validate_le_pde(cfg: LEPDEConfig) -> None:
         raise ConfigError("solver.static_latent, latent_noise, recons_coef and consistency_coef must be >= 0")
     if not cfg.multi_step or min(cfg.multi_step) < 0:
         raise ConfigError(f"bad value for 'solver.multi_step': {cfg.multi_step} (one weight >= 0 per step m)")
+    if cfg.layout not in LAYOUTS:
+        raise ConfigError(f"bad value for 'solver.layout': {cfg.layout!r} (choose from {', '.join(LAYOUTS)})")
     if cfg.loss not in ("rmse", "mse"):
         raise ConfigError(f"bad value for 'solver.loss': {cfg.loss!r} (rmse or mse)")
     if cfg.scan not in ("auto", "pure", "fused"):
@@ -84,6 +93,9 @@ def validate_le_pde(cfg: LEPDEConfig) -> None:
     if any(m < 1 or m > len(cfg.multi_step) for m in cfg.horizon_stages):
         raise ConfigError(f"solver.horizon_stages entries must be in 1..{len(cfg.multi_step)} (the multi_step "
                           f"weights), got {cfg.horizon_stages}")
+
+
+LAYOUTS = ("released", "mirror")
 
 
 def _conv(ndim: int, transposed: bool = False) -> type:
@@ -99,20 +111,23 @@ class Encoder(nn.Module):
         super().__init__()
         ndim = len(spatial_shape)
         conv = _conv(ndim)
+        released = cfg.layout == "released"
         self.stem = nn.Sequential(conv(in_channels, cfg.channels, 3, padding=1), nn.ELU())
         self.shapes = [tuple(spatial_shape)]
+        self.kernels = [3 if released and i == cfg.blocks - 1 and cfg.blocks >= 4 else 4 for i in range(cfg.blocks)]
         blocks, ch = [], cfg.channels
-        for _ in range(cfg.blocks):
-            shape = tuple((n + 2 - 4) // 2 + 1 for n in self.shapes[-1])
+        for kernel in self.kernels:
+            shape = tuple((n + 2 - kernel) // 2 + 1 for n in self.shapes[-1])
             if min(shape) < 1:
                 raise ValueError(f"a grid of {spatial_shape} is too small for {cfg.blocks} stride-2 blocks")
-            blocks.append(nn.Sequential(conv(ch, 2 * ch, 4, stride=2, padding=1), nn.GroupNorm(cfg.norm_groups, 2 * ch),
-                                        nn.ELU()))
+            blocks.append(nn.Sequential(conv(ch, 2 * ch, kernel, stride=2, padding=1),
+                                        nn.GroupNorm(cfg.norm_groups, 2 * ch), nn.ELU()))
             self.shapes.append(shape)
             ch *= 2
         self.blocks = nn.Sequential(*blocks)
         self.out_channels = ch
-        self.linear = nn.Linear(ch * math.prod(self.shapes[-1]), cfg.latent)
+        linear = nn.Linear(ch * math.prod(self.shapes[-1]), cfg.latent)
+        self.linear = nn.Sequential(linear, nn.GroupNorm(cfg.norm_groups, cfg.latent), nn.ELU()) if released else linear
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.linear(self.blocks(self.stem(x)).flatten(1))
@@ -124,15 +139,21 @@ class Decoder(nn.Module):
     def __init__(self, out_channels: int, encoder: Encoder, cfg: LEPDEConfig):
         super().__init__()
         ndim = len(encoder.shapes[0])
+        released = cfg.layout == "released"
         self.shapes, self.channels = encoder.shapes, encoder.out_channels
-        self.linear = nn.Linear(cfg.latent, encoder.out_channels * math.prod(encoder.shapes[-1]))
+        flat = encoder.out_channels * math.prod(encoder.shapes[-1])
+        linear = nn.Linear(cfg.latent, flat)
+        self.linear = nn.Sequential(linear, nn.GroupNorm(cfg.norm_groups, flat), nn.ELU()) if released else linear
         ups, ch = nn.ModuleList(), encoder.out_channels
-        for _ in range(cfg.blocks):
-            ups.append(nn.ModuleDict({"conv": _conv(ndim, True)(ch, ch // 2, 4, stride=2, padding=1),
-                                      "norm": nn.GroupNorm(cfg.norm_groups, ch // 2)}))
-            ch //= 2
+        for i, kernel in enumerate(reversed(encoder.kernels)):
+            # the released decoder keeps the channels of the first block in its last upsampling
+            out = ch if released and i == cfg.blocks - 1 else ch // 2
+            up = _conv(ndim, True)(ch, out, kernel, stride=2, padding=1, bias=not released)
+            ups.append(nn.ModuleDict({"conv": up, "norm": nn.GroupNorm(cfg.norm_groups, out)}))
+            ch = out
         self.ups = ups
-        self.head = _conv(ndim)(ch, out_channels, 3, padding=1)
+        self.head = (_conv(ndim, True)(ch, out_channels, 3, padding=1, bias=False) if released
+                     else _conv(ndim)(ch, out_channels, 3, padding=1))
         self.act = nn.ELU()
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:

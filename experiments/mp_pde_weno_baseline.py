@@ -1,22 +1,25 @@
-"""Which numerical baseline is MP-PDE's WENO5 column? The coarse WENO5 solve scored five ways on our E2 test set.
+"""Which numerical baseline is MP-PDE's WENO5 column? Coarse WENO5 solves scored the paper's way and ours.
 
 The paper's column (E2: 1.19 / 5.35 / 8.05 at nx = 100 / 50 / 40) is what the released ``test_unrolled_losses``
-prints as ``Unrolled forward base losses``: the generator's own coarse solution (``pde_250-{nx}``) against the
-fine one (``pde_250-200``) averaged down by the loader's 5-point kernel, summed over frames 50-249. Our
-``docs/mp_pde.md`` table (0.03-0.22) runs the coarse solver from the true frame 49 against cell averages.
-Between the two lie four differences, switched on one at a time here (accumulated error
-``mean_n sum_t mean_x (u - u_ref)^2`` over frames 50-249):
+prints as ``Unrolled forward base losses``: the generator's own coarse solution (``pde_250-{nx}``, solved from
+t = 0 on the coarse grid) against the fine one (``pde_250-200``) projected by the loader's 5-point kernel,
+summed over frames 50-249. ``docs/mp_pde.md``'s table (0.03-0.22) runs our coarse solver from the true
+frame 49 against cell averages. Accumulated error ``mean_n sum_t mean_x (u - u_ref)^2`` over frames 50-249:
 
-- ``start``: the coarse solve starts at t = 0 from the initial condition, not from the true frame 49;
-- ``kernel``: the truth is the released loader's 5-point kernel (stride nx_fine / nx, its padding) of the fine
-  solution, not its cell averages;
-- ``grid``: the released generator samples the initial condition and the forcing at ``linspace(0, L, nx)`` (the
-  periodic endpoint included) while its solver spaces the nodes ``L / nx`` apart: every resolution solves a
-  slightly stretched problem (wavenumbers times ``nx / (nx - 1)``), different at nx = 200 and at nx = 50;
-- ``points``: point values at the nodes (the released) rather than cell averages (ours) for the initial
-  condition and the forcing.
+Our solver on our E2 test trajectories (``--n`` of them):
 
-    python experiments/mp_pde_weno_baseline.py [--n 32] [--nx 100 50 40] [--threads 2]
+- ``from frame 49``: as ``docs/mp_pde.md``; ``from t = 0``: the coarse solve starts from the initial condition;
+- ``released setup``: what the released generator and loader do, with our finite-volume solver: the initial
+  condition and forcing sampled as point values at ``linspace(0, L, nx)`` (the periodic endpoint included)
+  on nodes spaced ``L / nx`` (each resolution solves a slightly stretched problem), from t = 0, scored
+  against the loader's kernel of the fine solution set up the same way.
+
+With ``--released DIR`` (the ``data/`` folder the released ``generate/generate_data.py --experiment=E2``
+wrote), the released generator's own files: ``base loss`` as its loader prints it, ``coarse vs fine nodes``
+(its coarse solution against its fine one at the same nodes: the solver's own error) and ``kernel vs fine
+nodes`` (the projection's share).
+
+    python experiments/mp_pde_weno_baseline.py [--n 32] [--nx 100 50 40] [--threads 2] [--released DIR]
 """
 
 from __future__ import annotations
@@ -75,12 +78,27 @@ def accumulated(pred: torch.Tensor, truth: torch.Tensor) -> float:
     return float(((pred[:, FIRST:] - truth[:, FIRST:]) ** 2).mean(-1).sum(-1).mean())
 
 
+def released_files(folder: Path, nxs: list[int]) -> dict[int, tuple[float, float, float]]:
+    """(base loss, coarse vs fine nodes, kernel vs fine nodes) per nx on the released generator's test file."""
+    import h5py
+
+    with h5py.File(folder / "CE_test_E2.h5") as f:
+        fine = torch.tensor(f["test/pde_250-200"][()])
+        out = {}
+        for nx in nxs:
+            coarse, nodes = torch.tensor(f[f"test/pde_250-{nx}"][()]), fine[..., :: 200 // nx]
+            kernel = released_kernel(fine, nx)
+            out[nx] = (accumulated(coarse, kernel), accumulated(coarse, nodes), accumulated(nodes, kernel))
+    return out
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--n", type=int, default=32, help="test trajectories")
     parser.add_argument("--nx", type=int, nargs="+", default=[100, 50, 40])
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--root", default="data")
+    parser.add_argument("--released", type=Path, help="the released generator's data/ folder (E2)")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     cfg = load_config([str(ROOT / "datasets" / "mp_pde_E2.yaml"), f"dataset.root={args.root}",
@@ -91,27 +109,22 @@ def main() -> None:
         raw = {k: ds[k].values[: args.n] for k in ds.data_vars if ds[k].dims == ("sample",)}
     params = {k: torch.tensor(raw[k]) for k in ("alpha", "beta", "gamma")}
     forcing, length = forcing_from_parameters(raw), float(cfg.L)
-    print(f"E2 test, {args.n} trajectories, torch {torch.__version__}, {args.threads} threads; accumulated error "
-          "over frames 50-249")
-    # the released generator's fine solution: stretched grid, point values
-    fine_released = solve(released_grid_forcing(forcing, 200, length, True), 200, length, params, times)
-    print("| nx | ours: from frame 49 | + start at t = 0 | + released kernel | + released grid | + point values "
-          "(the released generator) | kernel alone | paper |")
+    released = released_files(args.released, args.nx) if args.released else {}
+    print(f"E2 test, torch {torch.__version__}, {args.threads} threads; accumulated error over frames 50-249; "
+          f"ours on {args.n} of our trajectories" + (f", the released files' {args.released}" if released else ""))
+    print("| nx | ours: from frame 49 | ours: from t = 0 | ours: released setup | released: base loss | released: "
+          "coarse vs fine nodes | released: kernel vs fine nodes | paper |")
     print("|---:|---:|---:|---:|---:|---:|---:|---:|")
+    fine_released = solve(released_grid_forcing(forcing, 200, length, True), 200, length, params, times)
     for nx in args.nx:
         cells = average_down(fine, nx)
-        kernel = released_kernel(fine, nx)
         from49 = torch.cat([cells[:, :FIRST], solve(forcing, nx, length, params, times[FIRST - 1:],
                                                     start=cells[:, FIRST - 1])[:, 1:]], 1)
         from0 = solve(forcing, nx, length, params, times)
-        grid = solve(released_grid_forcing(forcing, nx, length, False), nx, length, params, times)
-        fine_grid = solve(released_grid_forcing(forcing, 200, length, False), 200, length, params, times)
-        released = solve(released_grid_forcing(forcing, nx, length, True), nx, length, params, times)
-        row = [accumulated(from49, cells), accumulated(from0, cells), accumulated(from0, kernel),
-               accumulated(grid, released_kernel(fine_grid, nx)),
-               accumulated(released, released_kernel(fine_released, nx)), accumulated(cells, kernel)]
-        print(f"| {nx} | " + " | ".join(f"{v:.3f}" for v in row) + f" | {PAPER_E2.get(nx, float('nan'))} |",
-              flush=True)
+        setup = solve(released_grid_forcing(forcing, nx, length, True), nx, length, params, times)
+        row = [accumulated(from49, cells), accumulated(from0, cells),
+               accumulated(setup, released_kernel(fine_released, nx)), *released.get(nx, (math.nan,) * 3)]
+        print(f"| {nx} | " + " | ".join(f"{v:.3f}" for v in row) + f" | {PAPER_E2.get(nx, math.nan)} |", flush=True)
 
 
 if __name__ == "__main__":

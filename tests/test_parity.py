@@ -120,3 +120,18 @@ def test_launcher_seeds_and_times_an_unchanged_script(tmp_path):
     assert runs[0] == runs[1] and runs[0][0] == ["--flag=1"]
     timings = json.loads((tmp_path / "t.json").read_text())
     assert timings["helper:work"]["calls"] == 1 and 0 <= timings["helper:work"]["seconds"] <= timings["total_seconds"]
+
+
+def test_budget_curve_fit_recovers_a_power_law_and_reads_results(tmp_path):
+    from parity_curve import fit, load
+
+    points = {250: [40.0, 44.0], 1000: [21.0], 4000: [10.5]}  # means 42, 21, 10.5: error = a steps^-0.5
+    a, b = fit(points)
+    assert b == pytest.approx(-0.5, abs=1e-3) and a == pytest.approx(42 * 250**0.5, rel=1e-3)
+    assert fit({250: [1.0]}) is None
+    folder = tmp_path / "mp_pde" / "small"
+    folder.mkdir(parents=True)
+    rows = [{"code": c, "seed": 0, "steps": 250, "scores": {"accumulated_error": v}} for c, v in
+            (("reference", 40.0), ("ours", 30.0))]
+    (folder / "results.json").write_text(json.dumps(rows))
+    assert load(tmp_path, "mp_pde") == {"reference": {250: [40.0]}, "ours": {250: [30.0]}}

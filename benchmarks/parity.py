@@ -2,7 +2,7 @@
 
     python benchmarks/parity.py FAMILY --reference DIR [--budget small|medium|cpu|gpu] [--seeds N]
                                 [--threads 2] [--work runs/parity] [--only both|ours|reference]
-                                [--reference-python PYTHON]
+                                [--reference-python PYTHON] [--device cpu|cuda]
 
 ``FAMILY``: ``mp_pde`` (DIR: a checkout of brandstetter-johannes/MP-Neural-PDE-Solvers) or ``le_pde`` (DIR: a
 checkout of snap-stanford/le_pde with its submodules). The released code runs unchanged from DIR, with
@@ -37,6 +37,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--work", type=Path, default=Path("runs/parity"))
     parser.add_argument("--only", default="both", choices=("both", "ours", "reference"))
+    parser.add_argument("--device", default="cpu", choices=("cpu", "cuda"), help="both codes train on it")
     parser.add_argument("--reference-python", default=sys.executable,
                         help="the interpreter with the reference's dependencies (default: this one)")
     args = parser.parse_args(argv)
@@ -49,7 +50,7 @@ def main(argv: list[str] | None = None) -> None:
     if args.budget not in family.BUDGETS:
         parser.error(f"--budget {args.budget!r}: {args.family} has {', '.join(family.BUDGETS)}")
     rows = family.run(args.reference.resolve(), args.budget, args.seeds, args.threads, args.work.resolve(), args.only,
-                      args.reference_python)
+                      args.reference_python, args.device)
     out = args.work / args.family / args.budget / "results.json"
     out.write_text(json.dumps([asdict(r) for r in rows], indent=1))
     print(parity_common.table(rows, family.METRIC))

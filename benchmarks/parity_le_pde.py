@@ -89,7 +89,7 @@ def reference_paths(work: Path, reference: Path) -> list[Path]:
 
 
 def run_reference(work: Path, reference: Path, python: str, budget: Budget, seed: int, threads: int,
-                  truth: np.ndarray, dt: float) -> Row:
+                  truth: np.ndarray, dt: float, device: str = "cpu") -> Row:
     cwd = work / "reference" / f"seed{seed}"
     (cwd / "data").mkdir(parents=True, exist_ok=True)
     link = cwd / "data" / "mppde1d_data"
@@ -104,7 +104,7 @@ def run_reference(work: Path, reference: Path, python: str, budget: Budget, seed
         run_logged([*launcher, "--time", "le_pde.datasets.load_dataset:load_data", "--time", "le_pde.models:test",
                     "--timings", str(timings), str(reference / "train.py"), "--exp_id=parity",
                     f"--date_time=seed{seed}", *README_1D, f"--epochs={budget.epochs}", "--save_interval=1",
-                    f"--seed={seed}", "--gpuid=False"], log_path, cwd=cwd, env=env)
+                    f"--seed={seed}", f"--gpuid={'0' if device == 'cuda' else 'False'}"], log_path, cwd=cwd, env=env)
         results = sorted((cwd / "results").glob("*/*.p"))
     out = cwd / "rollout.npz"
     run_logged([*launcher, str(SHIMS / "le_pde_tools.py"), "rollout", str(results[-1]), str(budget.n_test),
@@ -120,7 +120,8 @@ def run_reference(work: Path, reference: Path, python: str, budget: Budget, seed
                extra)
 
 
-def our_overrides(budget: Budget, ours: dict[str, Path], run_dir: Path, seed: int, threads: int) -> list[str]:
+def our_overrides(budget: Budget, ours: dict[str, Path], run_dir: Path, seed: int, threads: int,
+                  device: str = "cpu") -> list[str]:
     spe = budget.steps_per_epoch
     return [str(ROOT / "solvers" / "le_pde.yaml"), "solver.layout=released",
             "dataset.name=files", *(f"dataset.{s}={p}" for s, p in ours.items()),
@@ -129,12 +130,12 @@ def our_overrides(budget: Budget, ours: dict[str, Path], run_dir: Path, seed: in
             "trainer.lr=1e-3", "trainer.weight_decay=0", "trainer.schedule=cosine", "trainer.min_lr=0",
             "trainer.warmup_steps=0", "trainer.grad_clip=0", f"trainer.eval_every={spe}",
             f"trainer.checkpoint_every={spe}", f"trainer.log_every={min(spe, 250)}", f"trainer.seed={seed}",
-            f"trainer.threads={threads}", "trainer.device=cpu", "trainer.progress=lines", "run.evaluate=false",
+            f"trainer.threads={threads}", f"trainer.device={device}", "trainer.progress=lines", "run.evaluate=false",
             f"run.dir={run_dir}"]
 
 
 def run(reference: Path, budget_name: str, seeds: int, threads: int, work: Path, only: str = "both",
-        python: str = sys.executable) -> list[Row]:
+        python: str = sys.executable, device: str = "cpu") -> list[Row]:
     budget = BUDGETS[budget_name]
     work = work / "le_pde" / budget_name
     data.header("le_pde", budget_name, budget, threads, budget.steps)
@@ -143,12 +144,13 @@ def run(reference: Path, budget_name: str, seeds: int, threads: int, work: Path,
     rows = []
     for seed in range(seeds):
         if only in ("both", "reference"):
-            rows.append(run_reference(work, reference, python, budget, seed, threads, truth, dt))
+            rows.append(run_reference(work, reference, python, budget, seed, threads, truth, dt, device))
             print(f"  reference seed {seed}: {rows[-1].scores} ({rows[-1].seconds_per_step:.4f} s/step)", flush=True)
         if only in ("both", "ours"):
             run_dir = work / "ours" / f"seed{seed}"
             env = dict(os.environ, OMP_NUM_THREADS=str(threads))
-            run_logged([sys.executable, "-m", "sciml.train", *our_overrides(budget, ours, run_dir, seed, threads)],
+            overrides = our_overrides(budget, ours, run_dir, seed, threads, device)
+            run_logged([sys.executable, "-m", "sciml.train", *overrides],
                        work / "ours" / f"seed{seed}.log", cwd=ROOT, env=env)
             pred, params = our_rollout(run_dir, data.GIVEN, data.FIRST)
             rows.append(Row("ours", seed, score(pred, truth, dt), train_seconds(run_dir) / budget.steps,

@@ -107,7 +107,7 @@ def released_metric(log: str) -> float:
 
 
 def run_reference(work: Path, reference: Path, python: str, budget: Budget, seed: int, threads: int,
-                  truth: np.ndarray, dt: float) -> Row:
+                  truth: np.ndarray, dt: float, device: str = "cpu") -> Row:
     cwd = work / "reference" / f"seed{seed}"
     (cwd / "experiments").mkdir(parents=True, exist_ok=True)  # train.py writes experiments/log and models here
     (cwd / "data").unlink(missing_ok=True)
@@ -119,7 +119,8 @@ def run_reference(work: Path, reference: Path, python: str, budget: Budget, seed
         run_logged([python, str(SHIMS / "run_seeded.py"), "--seed", str(seed), "--threads", str(threads),
                     "--time", "experiments.train_helper:training_loop", "--timings", str(timings),
                     str(reference / "experiments" / "train.py"), f"--experiment={EXPERIMENT}",
-                    f"--base_resolution=250,{NX}", f"--num_epochs={budget.epochs}", "--log=False"],
+                    f"--base_resolution=250,{NX}", f"--num_epochs={budget.epochs}", "--log=False",
+                    f"--device={'cuda:0' if device == 'cuda' else 'cpu'}"],
                    log_path, cwd=cwd, env=env)
     log = log_path.read_text()
     model = max((cwd / "models").glob("GNN_*.pt"), key=lambda p: p.stat().st_mtime)
@@ -137,7 +138,8 @@ def run_reference(work: Path, reference: Path, python: str, budget: Budget, seed
                extra)
 
 
-def our_overrides(budget: Budget, ours: dict[str, Path], run_dir: Path, seed: int, threads: int) -> list[str]:
+def our_overrides(budget: Budget, ours: dict[str, Path], run_dir: Path, seed: int, threads: int,
+                  device: str = "cpu") -> list[str]:
     spe = budget.steps_per_epoch
     milestones = [e * spe for e in (1, 5, 10, 15) if e < budget.epochs] or [budget.steps]  # [steps]: no decay
     return [str(ROOT / "solvers" / "mp_pde.yaml"), str(ROOT / "experiments" / "mp_pde_training.yaml"),
@@ -145,7 +147,7 @@ def our_overrides(budget: Budget, ours: dict[str, Path], run_dir: Path, seed: in
             "task.params=[beta]", f"task.pushforward_every={spe}",
             f"trainer.max_steps={budget.steps}", f"trainer.milestones=[{','.join(map(str, milestones))}]",
             f"trainer.eval_every={spe}", f"trainer.checkpoint_every={spe}", f"trainer.log_every={min(spe, 250)}",
-            f"trainer.seed={seed}", f"trainer.threads={threads}", "trainer.device=cpu", "trainer.progress=lines",
+            f"trainer.seed={seed}", f"trainer.threads={threads}", f"trainer.device={device}", "trainer.progress=lines",
             "run.evaluate=false", f"run.dir={run_dir}"]
 
 
@@ -170,7 +172,7 @@ def header(family: str, budget_name: str, budget: Budget, threads: int, steps: i
 
 
 def run(reference: Path, budget_name: str, seeds: int, threads: int, work: Path, only: str = "both",
-        python: str = sys.executable) -> list[Row]:
+        python: str = sys.executable, device: str = "cpu") -> list[Row]:
     budget = BUDGETS[budget_name]
     work = work / "mp_pde" / budget_name
     header("mp_pde", budget_name, budget, threads, budget.steps)
@@ -179,10 +181,10 @@ def run(reference: Path, budget_name: str, seeds: int, threads: int, work: Path,
     rows = []
     for seed in range(seeds):  # interleaved: reference then ours at each seed
         if only in ("both", "reference"):
-            rows.append(run_reference(work, reference, python, budget, seed, threads, truth, dt))
+            rows.append(run_reference(work, reference, python, budget, seed, threads, truth, dt, device))
             print(f"  reference seed {seed}: {rows[-1].scores} ({rows[-1].seconds_per_step:.4f} s/step)", flush=True)
         if only in ("both", "ours"):
-            overrides = our_overrides(budget, ours, work / "ours" / f"seed{seed}", seed, threads)
+            overrides = our_overrides(budget, ours, work / "ours" / f"seed{seed}", seed, threads, device)
             rows.append(run_ours(work, overrides, budget.steps, seed, threads, truth, dt))
             print(f"  ours seed {seed}: {rows[-1].scores} ({rows[-1].seconds_per_step:.4f} s/step)", flush=True)
     return rows

@@ -48,6 +48,29 @@ def score(pred: np.ndarray, truth: np.ndarray, dt: float, threshold: float = 0.8
     return {"accumulated_error": accumulated, "correlation_time": steps * dt, "unstable": int(bad.any(1).sum())}
 
 
+@dataclass(frozen=True)
+class Budget:
+    """Trajectories and epochs of a parity run. An epoch is ``passes`` sweeps of ``n_train x windows`` training
+    windows in batches of ``batch`` (MP-PDE: 250 passes of one random window per trajectory; LE-PDE: one pass
+    over its 126 windows per trajectory)."""
+
+    n_train: int
+    epochs: int
+    passes: int = 1
+    windows: int = 1
+    batch: int = 16
+    n_valid: int = 16
+    n_test: int = 32
+
+    @property
+    def steps_per_epoch(self) -> int:
+        return self.passes * math.ceil(self.n_train * self.windows / self.batch)
+
+    @property
+    def steps(self) -> int:
+        return self.epochs * self.steps_per_epoch
+
+
 @dataclass
 class Row:
     """One training of one code at one seed."""

@@ -24,16 +24,14 @@ draws windows at random.
 from __future__ import annotations
 
 import json
-import math
 import os
 import re
 import sys
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import parity_mp_pde as data
-from parity_common import SHIMS, Row, check_same_truth, our_rollout, run_logged, score, train_seconds
+from parity_common import SHIMS, Budget, Row, check_same_truth, our_rollout, run_logged, score, train_seconds
 
 ROOT = Path(__file__).resolve().parents[1]
 BATCH, BUNDLE, M = 16, 25, 4
@@ -41,27 +39,11 @@ WINDOWS = 250 - BUNDLE * (1 + M) + 1  # training windows per trajectory (126)
 METRIC = "accumulated_error"
 
 
-@dataclass(frozen=True)
-class Budget:
-    n_train: int
-    epochs: int
-    n_valid: int = 16
-    n_test: int = 32
-
-    @property
-    def steps_per_epoch(self) -> int:
-        return math.ceil(self.n_train * WINDOWS / BATCH)
-
-    @property
-    def steps(self) -> int:
-        return self.epochs * self.steps_per_epoch
-
-
 BUDGETS = {
-    "small": Budget(n_train=16, epochs=2),  # 252 steps
-    "medium": Budget(n_train=64, epochs=2),  # 1,008 steps
-    "cpu": Budget(n_train=64, epochs=8),  # 4,032 steps
-    "gpu": Budget(n_train=2048, epochs=50, n_valid=128, n_test=128),  # the README's command (806,400 steps)
+    "small": Budget(n_train=16, epochs=2, windows=WINDOWS),  # 252 steps
+    "medium": Budget(n_train=64, epochs=2, windows=WINDOWS),  # 1,008 steps
+    "cpu": Budget(n_train=64, epochs=8, windows=WINDOWS),  # 4,032 steps
+    "gpu": Budget(n_train=2048, epochs=50, windows=WINDOWS, n_valid=128, n_test=128),  # the README's command
 }
 
 README_1D = ("--dataset=mppde1d-E2-50 --n_train=-1 --time_interval=1 --algo=contrast --no_latent_evo=False "

@@ -19,17 +19,15 @@ Protocol, for each budget and seed:
 from __future__ import annotations
 
 import json
-import math
 import os
 import re
 import sys
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import torch
 import xarray as xr
-from parity_common import SHIMS, Row, check_same_truth, our_rollout, run_logged, score, train_seconds
+from parity_common import SHIMS, Budget, Row, check_same_truth, our_rollout, run_logged, score, train_seconds
 
 from sciml import recipes
 from sciml.config import load_config
@@ -43,27 +41,11 @@ GIVEN, FIRST = 25, 50
 METRIC = "accumulated_error"
 
 
-@dataclass(frozen=True)
-class Budget:
-    n_train: int
-    epochs: int
-    n_valid: int = 16
-    n_test: int = 32
-
-    @property
-    def steps_per_epoch(self) -> int:
-        return T_RES * math.ceil(self.n_train / BATCH)
-
-    @property
-    def steps(self) -> int:
-        return self.epochs * self.steps_per_epoch
-
-
-BUDGETS = {
-    "small": Budget(n_train=16, epochs=1),  # 250 steps
-    "medium": Budget(n_train=64, epochs=1),  # 1,000 steps (the first measurement)
-    "cpu": Budget(n_train=64, epochs=4),  # 4,000 steps, pushforward and the first decay included
-    "gpu": Budget(n_train=2048, epochs=20, n_valid=128, n_test=128),  # the paper's 640,000 steps
+BUDGETS = {  # an epoch: T_RES passes over the loader, one random window per trajectory each
+    "small": Budget(n_train=16, epochs=1, passes=T_RES),  # 250 steps
+    "medium": Budget(n_train=64, epochs=1, passes=T_RES),  # 1,000 steps (the first measurement)
+    "cpu": Budget(n_train=64, epochs=4, passes=T_RES),  # 4,000 steps, pushforward and the first decay included
+    "gpu": Budget(n_train=2048, epochs=20, passes=T_RES, n_valid=128, n_test=128),  # the paper's 640,000 steps
 }
 
 

@@ -15,7 +15,7 @@ import torch
 BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
 sys.path.insert(0, str(BENCHMARKS))
 
-from parity_common import Row, last_line, score, table  # noqa: E402
+from parity_common import Budget, Row, last_line, score, table  # noqa: E402
 
 
 def load_shim():
@@ -135,3 +135,9 @@ def test_budget_curve_fit_recovers_a_power_law_and_reads_results(tmp_path):
             (("reference", 40.0), ("ours", 30.0))]
     (folder / "results.json").write_text(json.dumps(rows))
     assert load(tmp_path, "mp_pde") == {"reference": {250: [40.0]}, "ours": {250: [30.0]}}
+
+
+def test_budget_steps_follow_each_reference_s_epoch():
+    assert Budget(n_train=16, epochs=1, passes=250).steps == 250  # MP-PDE: 250 passes of one batch
+    assert Budget(n_train=64, epochs=4, passes=250).steps == 4000
+    assert Budget(n_train=16, epochs=2, windows=126).steps == 252  # LE-PDE: every window once

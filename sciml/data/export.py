@@ -84,6 +84,7 @@ def write_mp_pde(datasets: Sequence[xr.Dataset], path: str | os.PathLike, split:
     """MP-PDE's layout, one ``pde_{nt}-{nx}`` per dataset (resolutions of the same trajectories)."""
     path = Path(path)
     first = datasets[0]
+    first_params = parameters(first)
     reference = None
     entries = []
     for ds in datasets:
@@ -101,7 +102,7 @@ def write_mp_pde(datasets: Sequence[xr.Dataset], path: str | os.PathLike, split:
             raise DataError(f"mp_pde: resolutions must hold the same trajectories and frames; "
                             f"(samples, frames) {shape} against {reference}")
         for name, values in parameters(ds).items():
-            if name in parameters(first) and not np.array_equal(values, parameters(first)[name]):
+            if name in first_params and not np.array_equal(values, first_params[name]):
                 raise DataError(f"mp_pde: parameter {name!r} differs between the inputs: not the same trajectories")
         entries.append(ds)
     if len({ds[field_names(ds)[0]].shape[2] for ds in entries}) != len(entries):
@@ -120,7 +121,7 @@ def write_mp_pde(datasets: Sequence[xr.Dataset], path: str | os.PathLike, split:
             data = group.create_dataset(f"pde_{nt}-{nx}", data=np.asarray(u.values, dtype=np.float64))
             data.attrs.update(dt=dt, dx=length / nx, nt=nt, nx=nx, tmin=time[0], tmax=time[-1],
                               x=np.linspace(0.0, length, nx), x0=x[0])
-        for name, values in parameters(first).items():
+        for name, values in first_params.items():
             group.create_dataset(name, data=values)
 
     return _commit(_atomic_h5(path), path, write)

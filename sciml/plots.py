@@ -102,6 +102,56 @@ def uncertainty_plot(time: np.ndarray, spread: np.ndarray, error: np.ndarray, pr
     return _save(fig, path)
 
 
+def ensemble_plot(time: np.ndarray, block: dict, path: Path) -> Path:
+    """The ``ensemble`` block of ``results.json``: CRPS and spread–skill against lead time, and the rank
+    histograms at three horizons (a flat histogram and a ratio of 1 mean a calibrated ensemble)."""
+    def values(key: str) -> np.ndarray:
+        return np.array([np.nan if v is None else v for v in block[key]], dtype=float)
+
+    fig, (ax, bx, cx) = plt.subplots(1, 3, figsize=(13, 3.8))
+    ax.plot(time, values("crps"))
+    ax.set(xlabel="lead time", ylabel="CRPS (mean over points)", title=f"CRPS, {block['members']} members")
+    bx.plot(time, values("spread_skill"))
+    bx.axhline(1.0, color="k", lw=1, ls="--")
+    bx.set(xlabel="lead time", ylabel="spread / RMSE of the mean", title="Spread–skill ratio")
+    hists = block["rank_histogram"]
+    picks = [hists[i] for i in sorted({0, len(hists) // 2, len(hists) - 1})] if hists else []
+    width = 0.8 / max(len(picks), 1)
+    for i, h in enumerate(picks):
+        counts = np.asarray(h["counts"], dtype=float)
+        ranks = np.arange(len(counts))
+        cx.bar(ranks + (i - (len(picks) - 1) / 2) * width, counts / counts.sum(), width=width,
+               label=f"t = {h['time']:.3g}")
+    if picks:
+        cx.axhline(1 / len(picks[0]["counts"]), color="k", lw=1, ls="--")
+    cx.set(xlabel="rank of the truth among the members", ylabel="frequency", title="Rank histograms")
+    cx.legend(fontsize=8)
+    return _save(fig, path)
+
+
+def climate_plot(fields: dict, dt_model: float, path: Path) -> Path:
+    """Per field (a row, three at most): the marginal PDF, the time-mean energy spectrum and the
+    autocorrelation against lag, truth against model. ``fields``: name -> (model, truth)
+    :class:`~sciml.metrics.online.FieldClimate`."""
+    names = list(fields)[:3]
+    fig, axes = plt.subplots(len(names), 3, figsize=(13, 3.6 * len(names)), squeeze=False)
+    for row, name in zip(axes, names, strict=True):
+        model, truth = fields[name]
+        centres = (truth.edges[1:] + truth.edges[:-1]).numpy() / 2
+        for stats, label, style in ((truth, "truth", "k-"), (model, "model", "C0--")):
+            row[0].semilogy(centres, stats.density.numpy(), style, label=label)
+            k = np.arange(len(stats.spectrum))
+            row[1].loglog(k[1:], stats.spectrum.numpy()[1:], style, label=label)
+            lags = np.arange(len(stats.autocorrelation)) * dt_model
+            row[2].plot(lags, stats.autocorrelation.numpy(), style, label=label)
+        row[0].set(xlabel=name, ylabel="probability density", title=f"{name}: marginal distribution")
+        row[1].set(xlabel="wavenumber k", ylabel="E(k)", title=f"{name}: time-mean energy spectrum")
+        row[2].set(xlabel="lag (time)", ylabel="autocorrelation", title=f"{name}: autocorrelation")
+        for ax in row:
+            ax.legend(fontsize=8)
+    return _save(fig, path)
+
+
 def _save(fig, path: Path, tight: bool = True) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     if tight:

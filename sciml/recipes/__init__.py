@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -85,8 +86,8 @@ for _config in (Kolmogorov2DConfig, Decaying2DConfig, SmarlCasesConfig, NS2DFNOC
     registry.register(_config.name, DatasetRecipe(_config, ns2d_layout, ns2d_simulate, validate_ns2d, resolved))
 
 
-__all__ = ["SPLITS", "DatasetRecipe", "dataset_dir", "ensure_dataset", "get", "reader_options", "recipe_hash",
-           "registry", "rollout_to_file", "split_path", "validate"]
+__all__ = ["SPLITS", "DatasetRecipe", "dataset_dir", "ensure_dataset", "get", "long_run", "reader_options",
+           "recipe_hash", "registry", "rollout_to_file", "split_path", "validate"]
 
 
 def get(name: str) -> DatasetRecipe:
@@ -137,6 +138,30 @@ def ensure_dataset(cfg: Any, progress: bool = True, overwrite: bool = False) -> 
             generate_split(recipe, cfg, split, path, progress)
         paths[split] = path
     return paths
+
+
+LONG_RUN_BLOCK_BYTES = 2**28  # the most a block of a long run holds in memory while it is simulated
+
+
+def long_run(cfg: Any, split: str, frames: int, progress: bool = False) -> Path | None:
+    """A file of the ``split`` (valid or test) trajectories simulated for at least ``frames`` stored frames:
+    the same initial conditions and parameters, continued by the recipe's simulator (generated once, cached
+    under its own hash). None when the recipe cannot: files, derived datasets, recipes without
+    ``steps_eval``. Simulated a few trajectories at a time, so that a block stays under 256 MiB."""
+    recipe = get(cfg.name)
+    if split == "train" or recipe.simulate is None or recipe.files is not None or recipe.parent is not None \
+            or not hasattr(cfg, "steps_eval"):
+        return None
+    long_cfg = replace(cfg, steps_eval=max(cfg.steps_eval, frames - 1))
+    path = split_path(long_cfg, split)
+    if not path.is_file():
+        layout = recipe.layout(long_cfg, split)
+        per_trajectory = sum(4 * math.prod(shape[1:]) for shape in layout.fields.values())
+        batch = max(1, min(getattr(long_cfg, "batch_size", layout.n_samples), LONG_RUN_BLOCK_BYTES // per_trajectory))
+        if hasattr(long_cfg, "batch_size"):
+            long_cfg = replace(long_cfg, batch_size=batch)
+        generate_split(recipe, long_cfg, split, path, progress)
+    return path
 
 
 def _parameters(cfg: Any) -> str:

@@ -149,7 +149,8 @@ def evaluate(cfg: Any, run_dir: Path) -> dict:
     path = recipes.ensure_dataset(cfg.dataset, progress=False)[ev.split]
     state = _fields(cfg, path)[0]
     return evaluate_rollouts(model, step, path, Path(run_dir), ev, history=1, time_step=cfg.task.time_step,
-                             params=list(cfg.task.params), device=device, variables=[state], start=ev.start)
+                             params=list(cfg.task.params), device=device, variables=[state], start=ev.start,
+                             dataset=cfg.dataset)
 
 
 TASK = TaskSpec("closure", sections, validate, fit, evaluate, summary, RESUMABLE_CHANGES)

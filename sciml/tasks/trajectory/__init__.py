@@ -36,8 +36,13 @@ def validate_data_sections(cfg: Any) -> None:
     validate_trainer(cfg.trainer)
     for key in ("trainer.batch_size", "trainer.val_batches", "evaluate.batch_size"):
         _at_least(cfg, key, 1)
-    for key in ("trainer.num_workers", "evaluate.rollout_steps", "evaluate.start"):
+    for key in ("trainer.num_workers", "evaluate.rollout_steps", "evaluate.start", "evaluate.climate_steps",
+                "evaluate.climate_max_lag"):
         _at_least(cfg, key, 0)
+    for key in ("evaluate.climate_chunk", "evaluate.climate_bins", "evaluate.samples"):
+        _at_least(cfg, key, 1)
+    if cfg.evaluate.ic_perturbation < 0:
+        raise ConfigError(f"bad value for 'evaluate.ic_perturbation': {cfg.evaluate.ic_perturbation} (must be >= 0)")
     ev = cfg.evaluate
     for key, value, choices in (("evaluate.split", ev.split, recipes.SPLITS),
                                 ("evaluate.checkpoint", ev.checkpoint, ("best", "last"))):
@@ -55,7 +60,6 @@ def validate(cfg: Any) -> None:
         _at_least(cfg, key, 1)
     for key in ("task.pushforward", "task.pushforward_every"):
         _at_least(cfg, key, 0)
-    _at_least(cfg, "evaluate.samples", 1)
     task = cfg.task
     if task.horizon < task.pushforward + 1:
         raise ConfigError(f"task.pushforward={task.pushforward} needs task.horizon >= {task.pushforward + 1} "

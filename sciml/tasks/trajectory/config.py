@@ -37,11 +37,16 @@ class TrajectoryEvaluateConfig:
     split: str = "test"
     checkpoint: str = "best"  # best | last
     rollout_steps: int = 0  # model steps to roll out; 0: as many as the trajectories allow
-    samples: int = 1  # rollouts per trajectory with noise seeds seed, seed + 1, ... (stochastic solvers)
-    seed: int = 0  # noise seed of the first (reported) rollout
+    samples: int = 1  # ensemble members per trajectory: noise seeds seed, seed + 1, ... and/or perturbed ICs
+    seed: int = 0  # noise seed of the first (reported) rollout, and of the initial-condition perturbations
+    ic_perturbation: float = 0.0  # members from ICs + this x (spatial std) x N(0, 1); needed by deterministic solvers
     start: int = 0  # model steps of each test trajectory skipped before the history (MP-PDE: 25)
     batch_size: int = 32
     correlation_threshold: float = 0.8  # high-correlation time: first time the mean drops below this
     blowup_factor: float = 10.0  # unstable once |u| exceeds this times the test data's max |u|
     metrics: list[str] = field(default_factory=lambda: ["mse", "nrmse", "correlation", "spectrum_error"])
     plots: bool = True
+    climate_steps: int = 0  # free-run each test IC this many model steps for its climate statistics; 0: off
+    climate_chunk: int = 250  # model steps rolled out at a time (memory does not grow with climate_steps)
+    climate_max_lag: int = 50  # autocorrelation up to this lag (model steps)
+    climate_bins: int = 100  # histogram bins of each field's marginal distribution

@@ -21,6 +21,8 @@ from sciml import metrics, plots, recipes
 from sciml.data import TrajectoryWindows, open_dataset
 from sciml.errors import ConfigError
 from sciml.solvers import Solver, SolverContext
+from sciml.tasks.trajectory.climate import climate_block
+from sciml.tasks.trajectory.ensemble import EnsembleScores, check_ensemble, members
 from sciml.tasks.trajectory.fit import build_solver
 from sciml.tasks.trajectory.uncertainty import ensemble_statistics, summarise
 from sciml.training import load_checkpoint, select_device
@@ -60,21 +62,15 @@ def _nan_to_none(values) -> list[float | None]:
     return [None if not math.isfinite(v) else float(v) for v in values]
 
 
-def _members(model: Solver, initial: torch.Tensor, n_steps: int, params, time, samples: int,
-             seed: int) -> list[torch.Tensor]:
-    """``samples`` rollouts with seeds ``seed, seed + 1, ...`` (a deterministic solver: one, unseeded)."""
-    if not model.stochastic:
-        return [model.rollout(initial, n_steps, params, time).float().cpu()]
-    return [model.rollout(initial, n_steps, params, time, seed=seed + s).float().cpu() for s in range(samples)]
-
-
 def rollout_metrics(model: Solver, windows: TrajectoryWindows, history: int, n_steps: int, bound: float,
                     names: list[str], batch_size: int, device: torch.device, start: int = 0, samples: int = 1,
-                    seed: int = 0):
+                    seed: int = 0, ic_perturbation: float = 0.0, scores: EnsembleScores | None = None):
     """Roll out every trajectory from the ``history`` frames after ``start``; return per-sample metric arrays
-    ``name -> (N, T)`` of the first rollout (seed ``seed``), unstable steps, an example, the sample-mean
-    spectra of truth, prediction and error ``(T, K)``, and with ``samples > 1`` the ensemble statistics
-    ``name -> (N, T)`` of :func:`ensemble_statistics` (else None), and the truth's mean square ``(N, T)``."""
+    ``name -> (N, T)`` of the reported rollout, unstable steps, an example, the sample-mean spectra of truth,
+    prediction and error ``(T, K)``, and with ``samples > 1`` the ensemble statistics ``name -> (N, T)`` of
+    :func:`ensemble_statistics` (else None, the ensemble's skill going into ``scores``), and the truth's mean
+    square ``(N, T)``."""
+    generator = torch.Generator().manual_seed(seed)
     per_sample = {name: [] for name in names}
     truth_ms, unstable, example, ensemble = [], [], None, {}
     spectra = {"true": [], "pred": [], "error": []}
@@ -86,23 +82,21 @@ def rollout_metrics(model: Solver, windows: TrajectoryWindows, history: int, n_s
         truth_ms.append((true.float() ** 2).flatten(2).mean(-1))
         params = batch["params"].to(device) if "params" in batch else None
         time = batch["time"][:, first - 1].to(device)
-        members = _members(model, traj[:, start:first].to(device), n_steps, params, time, samples, seed)
-        steps = torch.arange(1, n_steps + 1)
-        masks = []
-        for i, member in enumerate(members):
-            unstable_from = first_unstable_step(member, bound)
-            mask = (unstable_from[:, None] > 0) & (steps[None, :] >= unstable_from[:, None])  # (B, T)
-            members[i] = torch.where(mask.view(*mask.shape, *([1] * (member.dim() - 2))), torch.nan, member)
-            masks.append((unstable_from, mask))
-        pred, (first0, mask0) = members[0], masks[0]  # the reported rollout: the first seed
+        reported, ensemble_members = members(model, traj[:, start:first].to(device), n_steps, params, time, samples,
+                                             seed, ic_perturbation, generator)
+        pred, first0, mask0 = _mask_unstable(reported, bound)
+        if ensemble_members is not None:
+            ensemble_members = [_mask_unstable(member, bound)[0] for member in ensemble_members]
         for name in names:
             values = metrics.get(name)(pred, true)
             if name == "correlation":
                 values = torch.where(mask0, 0.0, values)  # a blown-up rollout is decorrelated
             per_sample[name].append(values)
-        if len(members) > 1:
-            for name, values in ensemble_statistics(members, true).items():
+        if ensemble_members is not None:
+            for name, values in ensemble_statistics(ensemble_members, true).items():
                 ensemble.setdefault(name, []).append(values)
+            if scores is not None:
+                scores.update(ensemble_members, true)
         unstable.append(first0)
         for key, field in (("true", true), ("pred", pred), ("error", pred - true)):
             spectra[key].append(metrics.energy_spectrum(field, ndim))
@@ -114,6 +108,14 @@ def rollout_metrics(model: Solver, windows: TrajectoryWindows, history: int, n_s
     return out, torch.cat(unstable).numpy(), example, spectra, ensemble, torch.cat(truth_ms).numpy()
 
 
+def _mask_unstable(member: torch.Tensor, bound: float) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """The rollout with NaN from each sample's first unstable step on, that step ``(B,)`` and the mask ``(B, T)``."""
+    unstable_from = first_unstable_step(member, bound)
+    steps = torch.arange(1, member.shape[1] + 1)
+    mask = (unstable_from[:, None] > 0) & (steps[None, :] >= unstable_from[:, None])
+    return torch.where(mask.view(*mask.shape, *([1] * (member.dim() - 2))), torch.nan, member), unstable_from, mask
+
+
 def evaluate(cfg: Any, run_dir: Path) -> dict[str, Any]:
     """Evaluate a trajectory run; writes and returns the content of ``results.json``."""
     ev = cfg.evaluate
@@ -122,15 +124,17 @@ def evaluate(cfg: Any, run_dir: Path) -> dict[str, Any]:
     path = recipes.ensure_dataset(cfg.dataset, progress=False)[ev.split]
     return evaluate_rollouts(model, step, path, Path(run_dir), ev, history=cfg.task.history, start=ev.start,
                              time_step=cfg.task.time_step, params=list(cfg.task.params), device=device,
-                             variables=list(cfg.task.variables) or None, options=recipes.reader_options(cfg.dataset))
+                             variables=list(cfg.task.variables) or None, options=recipes.reader_options(cfg.dataset),
+                             dataset=cfg.dataset)
 
 
 def evaluate_rollouts(model: Solver, step: int, path: Path, run_dir: Path, ev: Any, *, history: int, time_step: int,
                       params: list[str], device: torch.device, variables: list[str] | None = None,
-                      start: int = 0, options: dict | None = None) -> dict[str, Any]:
+                      start: int = 0, options: dict | None = None, dataset: Any = None) -> dict[str, Any]:
     """Roll ``model`` out over every trajectory of ``path`` (its ``variables``), from the ``history`` model steps
     after the first ``start``, and score it against them; writes ``run_dir/evaluation/results.json`` and the
-    plots; returns the results."""
+    plots; returns the results. ``dataset`` (the recipe's config) gives the truth's long run for the climate
+    block (``ev.climate_steps``); without it the stored trajectories stand in."""
     h, ts = history, time_step
     options = dict(options or {})
     if variables:
@@ -148,12 +152,13 @@ def evaluate_rollouts(model: Solver, step: int, path: Path, run_dir: Path, ev: A
     names = list(ev.metrics)
     if "correlation" not in names:
         names.append("correlation")  # needed for the high-correlation time
-    samples, seed = getattr(ev, "samples", 1), getattr(ev, "seed", 0)
-    if samples > 1 and not model.stochastic:
-        raise ConfigError(f"evaluate.samples={samples}, but {type(model).__name__} is deterministic: its rollouts "
-                          "would be identical (samples > 1 needs a stochastic solver, e.g. pde_refiner)")
+    samples, seed, ic_perturbation = ev.samples, ev.seed, ev.ic_perturbation
+    check_ensemble(samples, ic_perturbation, model.stochastic, type(model).__name__)
+    horizons = [s for s in REPORT_STEPS if s < n_steps] + [n_steps]
+    scores = EnsembleScores(n_steps, horizons, seed) if samples > 1 else None
     per_sample, first, example, spectra, ensemble, truth_ms = rollout_metrics(
-        model, windows, h, n_steps, bound, names, ev.batch_size, device, start, samples, seed)
+        model, windows, h, n_steps, bound, names, ev.batch_size, device, start, samples, seed, ic_perturbation,
+        scores)
     time = np.arange(1, n_steps + 1) * dt_model  # lead time after the last given frame
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)  # all samples unstable at a step: the mean is NaN
@@ -178,7 +183,7 @@ def evaluate_rollouts(model: Solver, step: int, path: Path, run_dir: Path, ev: A
         "per_step": {"time": time.tolist(), **{name: _nan_to_none(v) for name, v in mean.items()},
                      "stable_fraction": (1 - (unstable[:, None] & (np.arange(1, n_steps + 1)[None] >= first[:, None]))
                                          .mean(0)).tolist()},
-        "spectra": _spectra_at(spectra, [s for s in REPORT_STEPS if s < n_steps] + [n_steps], time),
+        "spectra": _spectra_at(spectra, horizons, time),
     }
     by_param = _by_parameter(windows.source.params, per_sample, truth_ms, first)
     if by_param:
@@ -186,10 +191,20 @@ def evaluate_rollouts(model: Solver, step: int, path: Path, run_dir: Path, ev: A
     if ensemble is not None:
         results["uncertainty"] = summarise(ensemble, per_sample["correlation"], ev.correlation_threshold,
                                            dt_model, samples)
+        results["ensemble"] = scores.block(time, ic_perturbation, model.stochastic)
+    climate_fields = None
+    if ev.climate_steps:
+        results["climate"], climate_fields = climate_block(
+            model, windows, path, dataset, ev, history=h, start=start, time_step=ts, dt_model=dt_model,
+            bound=bound, device=device, options=options)
     out_dir = run_dir / "evaluation"
     write_json(results, out_dir / "results.json")
     if ev.plots:
         _plots(out_dir, time, per_sample, mean, results, example, spectra, x, windows)
+        if "ensemble" in results:
+            plots.ensemble_plot(time, results["ensemble"], out_dir / "ensemble.png")
+        if climate_fields:
+            plots.climate_plot(climate_fields, dt_model, out_dir / "climate.png")
     return results
 
 

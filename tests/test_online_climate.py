@@ -64,12 +64,18 @@ def test_masked_frames_count_nowhere_and_pairs_need_both_ends():
         assert float(field.autocorrelation[lag]) == pytest.approx(float(num / den / var), rel=1e-10)
 
 
-def test_values_beyond_the_bins_count_in_the_outer_bins_and_as_outside():
-    stats = ClimateStatistics(torch.tensor([[0.0, 1.0, 2.0]]), ndim=1, max_lag=0)
-    stats.update(torch.tensor([-5.0, 0.5, 1.5, 9.0]).view(1, 4, 1, 1))
+@pytest.mark.parametrize("edges", [[0.0, 1.0, 2.0], [0.0, 0.5, 2.0]])  # uniform bins, and a search
+def test_values_beyond_the_bins_count_as_outside_and_in_the_outer_bins_for_w1(edges):
+    stats = ClimateStatistics(torch.tensor([edges]), ndim=1, max_lag=0)
+    values = torch.tensor([-5.0, 0.25, 1.5, 2.0, 9.0, 9.0])
+    stats.update(values.view(1, 6, 1, 1))
     field = stats.fields()[0]
-    assert field.outside == pytest.approx(0.5)
-    torch.testing.assert_close(field.density, torch.tensor([0.5, 0.5], dtype=torch.float64))
+    assert (field.below, field.above) == (pytest.approx(1 / 6), pytest.approx(2 / 6))
+    e = torch.tensor(edges, dtype=torch.float64)
+    torch.testing.assert_close(field.density, metrics.histogram_density(values, e))
+    width = e.diff()
+    torch.testing.assert_close(field.density, torch.tensor([1.0, 2.0], dtype=torch.float64) / (6 * width))
+    torch.testing.assert_close(field.clamped_mass(), torch.tensor([2 / 6, 4 / 6], dtype=torch.float64))
 
 
 def test_compare_scores_a_shifted_climate_by_its_shift():
@@ -105,3 +111,16 @@ def test_2d_fields_accumulate_the_shell_spectrum():
     torch.testing.assert_close(field.spectrum, metrics.energy_spectrum(x, 2).mean((0, 1)))
     torch.testing.assert_close(field.autocorrelation, metrics.autocorrelation(x[:, :, 0], 3))
     assert np.isfinite(field.variance)
+
+
+def test_float32_work_keeps_the_statistics_to_float32_accuracy():
+    x = trajectory()
+    exact = feed(x, [50] * 5)
+    fast = ClimateStatistics(exact.edges, ndim=1, max_lag=12, dtype=torch.float32)
+    for start in range(0, 240, 50):
+        fast.update(x[:, start:start + 50])
+    for a, b in zip(exact.fields(), fast.fields(), strict=True):
+        assert b.mean == pytest.approx(a.mean, rel=1e-6) and b.variance == pytest.approx(a.variance, rel=1e-5)
+        torch.testing.assert_close(b.autocorrelation, a.autocorrelation, atol=1e-5, rtol=0)
+        torch.testing.assert_close(b.spectrum, a.spectrum, rtol=1e-5, atol=1e-9)
+        torch.testing.assert_close(b.density, a.density, atol=1e-3, rtol=0)  # a value on an edge may move

@@ -21,10 +21,15 @@ def autocorrelation(x: torch.Tensor, max_lag: int) -> torch.Tensor:
 
 
 def histogram_density(x: torch.Tensor, edges: torch.Tensor) -> torch.Tensor:
-    """The probability density of every value of ``x`` on the bins ``edges`` ``(n + 1,)``: ``(n,)``; values
-    outside the bins count in the normalisation (so a run that leaves the truth's range scores worse)."""
-    counts = torch.histc(x.double(), bins=len(edges) - 1, min=float(edges[0]), max=float(edges[-1]))
-    return counts / (x.numel() * (edges[1:] - edges[:-1]).double())
+    """The probability density of every value of ``x`` on the bins ``edges`` ``(n + 1,)`` (increasing; the last
+    edge closes the last bin): ``(n,)``; values outside the bins count in the normalisation (so a run that
+    leaves the truth's range scores worse)."""
+    values, edges = x.detach().flatten().double(), edges.double()
+    n = len(edges) - 1
+    index = torch.bucketize(values, edges, right=True) - 1
+    index[values == edges[-1]] = n - 1
+    counts = torch.bincount(index[(index >= 0) & (index < n)], minlength=n).double()
+    return counts / (x.numel() * (edges[1:] - edges[:-1]))
 
 
 def hellinger_distance(p: torch.Tensor, q: torch.Tensor, edges: torch.Tensor) -> float:

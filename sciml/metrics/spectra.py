@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import torch
 
 
@@ -12,26 +14,40 @@ def energy_spectrum(u: torch.Tensor, ndim: int) -> torch.Tensor:
     2D: the same sum binned into shells of integer ``|k|`` (isotropic spectrum).
     Returns ``(*lead, K)`` with K = n // 2 + 1 wavenumbers 0, 1, ... (in units of 2 pi / L).
     """
+    return bin_power(mode_power(u, ndim).mean(-ndim - 1), ndim, u.shape[-ndim:])
+
+
+def mode_power(u: torch.Tensor, ndim: int) -> torch.Tensor:
+    """``|u_hat|^2 / N^2`` of every Fourier mode of the real field ``u`` over its last ``ndim`` (1 or 2) dims,
+    the last dim one-sided (rfft): ``(..., n // 2 + 1)`` or ``(..., ny, nx // 2 + 1)``. Linear in the power, so
+    that a sum over frames bins like one frame (:func:`bin_power`)."""
+    if ndim not in (1, 2):
+        raise ValueError(f"energy_spectrum supports 1 or 2 space dims, got {ndim}")
+    dims = tuple(range(-ndim, 0))
+    modes = torch.fft.rfftn(u, dim=dims)
+    return torch.view_as_real(modes).pow(2).sum(-1) / math.prod(u.shape[-ndim:]) ** 2
+
+
+def bin_power(power: torch.Tensor, ndim: int, shape: tuple[int, ...]) -> torch.Tensor:
+    """The one-sided spectrum ``(*lead, K)`` of :func:`mode_power` output over a grid of ``shape``: the modes
+    of the one-sided last dim count twice but for its zero and (even n) Nyquist columns; in 2D the power is
+    summed over shells of integer |k|."""
+    n = shape[-1]
+    weight = torch.full((n // 2 + 1,), 2.0, device=power.device, dtype=power.dtype)
+    weight[0] = 1.0
+    if n % 2 == 0:
+        weight[-1] = 1.0
     if ndim == 1:
-        n = u.shape[-1]
-        power = torch.fft.rfft(u, dim=-1).abs() ** 2 / n**2
-        weight = torch.full((n // 2 + 1,), 2.0, device=u.device, dtype=power.dtype)
-        weight[0] = 1.0
-        if n % 2 == 0:
-            weight[-1] = 1.0
-        return (power * weight).mean(-2)
-    if ndim == 2:
-        ny, nx = u.shape[-2:]
-        power = torch.fft.fft2(u).abs() ** 2 / (nx * ny) ** 2
-        ky = torch.fft.fftfreq(ny, 1 / ny, device=u.device)
-        kx = torch.fft.fftfreq(nx, 1 / nx, device=u.device)
-        shell = torch.sqrt(ky[:, None] ** 2 + kx[None, :] ** 2).round().long().flatten()
-        n_shells = min(nx, ny) // 2 + 1
-        keep = shell < n_shells
-        flat = power.mean(-3).flatten(-2)[..., keep]
-        out = torch.zeros(*flat.shape[:-1], n_shells, dtype=flat.dtype, device=u.device)
-        return out.index_add_(-1, shell[keep], flat)
-    raise ValueError(f"energy_spectrum supports 1 or 2 space dims, got {ndim}")
+        return power * weight
+    ny, nx = shape[-2:]
+    ky = torch.fft.fftfreq(ny, 1 / ny, device=power.device)
+    kx = torch.fft.rfftfreq(nx, 1 / nx, device=power.device)
+    shell = torch.sqrt(ky[:, None] ** 2 + kx[None, :] ** 2).round().long().flatten()
+    n_shells = min(nx, ny) // 2 + 1
+    keep = shell < n_shells
+    flat = (power * weight).flatten(-2)[..., keep]
+    out = torch.zeros(*flat.shape[:-1], n_shells, dtype=flat.dtype, device=power.device)
+    return out.index_add_(-1, shell[keep], flat)
 
 
 def log_spectral_distance(predicted: torch.Tensor, true: torch.Tensor, floor: float = 1e-10) -> torch.Tensor:

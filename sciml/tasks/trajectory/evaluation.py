@@ -296,6 +296,22 @@ def summary(results: dict[str, Any]) -> str:
                      f"members' decorrelation time vs actual: correlation "
                      f"{fmt(unc['decorrelation_time_correlation'])}, mean |difference| "
                      f"{unc['decorrelation_time_mean_abs_difference']:.4g} time units")
+    ens = results.get("ensemble")
+    if ens is not None:
+        def at(key: str, i: int) -> str:
+            v = ens[key][i]
+            return "n/a" if v is None else f"{v:.4g}"
+        lines.append(f"ensemble ({ens['members']} members, {ens['source']}): CRPS {at('crps', 0)} at step 1, "
+                     f"{at('crps', -1)} at step {n}; spread-skill {at('spread_skill', 0)}, {at('spread_skill', -1)}")
+    climate = results.get("climate")
+    if climate is not None:
+        lines.append(f"climate of {climate['steps']}-step free runs against the {climate['truth']} "
+                     f"({climate['truth_steps']} steps): {100 * climate['blew_up']['fraction']:.0f} % blew up")
+        labels = {"mean_error": "mean error", "variance_ratio": "variance ratio", "wasserstein1": "W1",
+                  "spectrum_error": "spectrum error", "autocorrelation_error": "autocorrelation error"}
+        for name, f in (climate["fields"] or {}).items():
+            cells = [f"{label} {'n/a' if f[key] is None else f'{f[key]:.3g}'}" for key, label in labels.items()]
+            lines.append(f"  {name}: " + ", ".join(cells))
     if results.get("accumulated_mse") is not None:
         lines.append(f"accumulated error sum_t mean_x (u - u_hat)^2 over the {n} steps: "
                      f"{results['accumulated_mse']:.4g}")

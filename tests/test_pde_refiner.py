@@ -153,6 +153,10 @@ def test_evaluation_samples_an_ensemble_and_reports_the_first_seed_unchanged(tmp
     assert len(unc["spread"]) == 6 and all(s > 0 for s in unc["spread"])
     assert len(unc["predicted_decorrelation_time"]) == len(unc["actual_decorrelation_time"]) == 4
     assert (run / "evaluation" / "uncertainty.png").exists() and (run / "evaluation" / "error_spectra.png").exists()
+    block = ensemble["ensemble"]  # a stochastic solver's own members: noise seeds, no perturbation needed
+    assert block["members"] == 3 and block["source"] == "noise seeds" and len(block["crps"]) == 6
+    assert all(v is not None and v > 0 for v in block["spread_skill"])
+    assert (run / "evaluation" / "ensemble.png").exists()
     horizons = ensemble["spectra"]["horizons"]
     assert [h["step"] for h in horizons] == [1, 2, 5, 6] and len(horizons[0]["error"]) == 33
 

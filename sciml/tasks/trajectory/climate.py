@@ -36,6 +36,13 @@ class FreeRun:
     seed: int = 0
 
 
+def first_unstable_step(pred: torch.Tensor, bound: float) -> torch.Tensor:
+    """Per sample, the 1-based first step whose frame is non-finite or exceeds ``bound``; 0 if none."""
+    bad = ~torch.isfinite(pred).flatten(2).all(-1) | (pred.abs().flatten(2).amax(-1) > bound)
+    first = torch.where(bad.any(1), bad.float().argmax(1) + 1, torch.zeros_like(bad[:, 0], dtype=torch.long))
+    return first.long()
+
+
 def free_run(model, initial: torch.Tensor, params, time: torch.Tensor | None, run: FreeRun,
              first_unstable: torch.Tensor) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
     """Chunks ``(B, T, C, *space)`` of the model's free run from ``initial`` ``(B, H, C, *space)``, each with
@@ -48,11 +55,11 @@ def free_run(model, initial: torch.Tensor, params, time: torch.Tensor | None, ru
             n = min(run.chunk, run.steps - done)
             kwargs = {"seed": run.seed + done} if model.stochastic else {}
             pred = model.rollout(state, n, params, time, **kwargs)
-            bad = ~torch.isfinite(pred).flatten(2).all(-1) | (pred.abs().flatten(2).amax(-1) > run.bound)  # (B, T)
-            steps = torch.arange(done + 1, done + n + 1, device=pred.device)
-            new = (first_unstable == 0) & bad.cpu().any(1)
-            first_unstable[new] = steps.cpu()[bad.cpu()[new].float().argmax(1)]
-            valid = (first_unstable == 0)[:, None] | (steps.cpu()[None] < first_unstable[:, None])
+            in_chunk = first_unstable_step(pred, run.bound).cpu()
+            new = (first_unstable == 0) & (in_chunk > 0)
+            first_unstable[new] = done + in_chunk[new]
+            steps = torch.arange(done + 1, done + n + 1)
+            valid = (first_unstable == 0)[:, None] | (steps[None] < first_unstable[:, None])
             yield pred.cpu(), valid
             state = torch.where((first_unstable > 0).to(pred.device).view(-1, *([1] * (pred.dim() - 1))),
                                 torch.zeros_like(pred[:, -history:]), pred[:, -history:])

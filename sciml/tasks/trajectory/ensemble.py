@@ -21,8 +21,6 @@ from sciml.errors import ConfigError
 
 def check_ensemble(samples: int, ic_perturbation: float, stochastic: bool, solver: str) -> None:
     """Refuse an ensemble that would hold identical members."""
-    if ic_perturbation < 0:
-        raise ConfigError(f"bad value for 'evaluate.ic_perturbation': {ic_perturbation} (must be >= 0)")
     if samples > 1 and not stochastic and ic_perturbation == 0:
         raise ConfigError(f"evaluate.samples={samples}, but {solver} is deterministic and evaluate.ic_perturbation "
                           "is 0: its members would be identical (set evaluate.ic_perturbation, e.g. 0.01)")
@@ -33,8 +31,7 @@ def perturb(initial: torch.Tensor, amplitude: float, generator: torch.Generator)
     deviation (of the last given frame) times standard normal noise."""
     if amplitude == 0:
         return initial
-    scale = initial[:, -1:].flatten(3).std(-1).view(*initial.shape[:1], 1, initial.shape[2],
-                                                     *([1] * (initial.dim() - 3)))
+    scale = initial[:, -1:].std(dim=tuple(range(3, initial.dim())), keepdim=True)
     noise = torch.randn(initial.shape, generator=generator, dtype=initial.dtype).to(initial.device)
     return initial + amplitude * scale * noise
 

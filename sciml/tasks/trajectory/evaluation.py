@@ -21,7 +21,7 @@ from sciml import metrics, plots, recipes
 from sciml.data import TrajectoryWindows, open_dataset
 from sciml.errors import ConfigError
 from sciml.solvers import Solver, SolverContext
-from sciml.tasks.trajectory.climate import climate_block
+from sciml.tasks.trajectory.climate import climate_block, first_unstable_step
 from sciml.tasks.trajectory.ensemble import EnsembleScores, check_ensemble, members
 from sciml.tasks.trajectory.fit import build_solver
 from sciml.tasks.trajectory.uncertainty import ensemble_statistics, summarise
@@ -42,13 +42,6 @@ def load_solver(run_dir: Path, cfg: Any, which: str, device: torch.device) -> tu
         weights = {k.removeprefix("module."): v for k, v in state["ema"].items() if k.startswith("module.")}
     model.load_state_dict(weights)
     return model.to(device).eval(), int(state["step"])
-
-
-def first_unstable_step(pred: torch.Tensor, bound: float) -> torch.Tensor:
-    """Per sample, the 1-based first step whose frame is non-finite or exceeds ``bound``; 0 if none."""
-    bad = ~torch.isfinite(pred).flatten(2).all(-1) | (pred.abs().flatten(2).amax(-1) > bound)
-    first = torch.where(bad.any(1), bad.float().argmax(1) + 1, torch.zeros_like(bad[:, 0], dtype=torch.long))
-    return first.long()
 
 
 def _accumulated(values: np.ndarray | None) -> float | None:

@@ -4,8 +4,10 @@
                                 [--threads 2] [--work runs/parity] [--only both|ours|reference]
                                 [--reference-python PYTHON] [--device cpu|cuda]
 
-``FAMILY``: ``mp_pde`` (DIR: a checkout of brandstetter-johannes/MP-Neural-PDE-Solvers) or ``le_pde`` (DIR: a
-checkout of snap-stanford/le_pde with its submodules). The released code runs unchanged from DIR, with
+``FAMILY``: ``mp_pde`` (DIR: a checkout of brandstetter-johannes/MP-Neural-PDE-Solvers), ``le_pde`` (DIR: a
+checkout of snap-stanford/le_pde with its submodules) or ``cape`` (DIR: a checkout of
+nec-research/CAPE-ML4Sci; ``--pde advection|burgers``, both by default, a table and a last line each). The
+released code runs unchanged from DIR, with
 the shims of ``benchmarks/reference_shims`` (our code) on its path; both codes' test rollouts are scored
 by one function (``parity_common.score``). Prints a table per seed with mean ± std and the wall-clock per
 training step, and ends with
@@ -16,6 +18,7 @@ Budgets and protocols: ``docs/parity.md``. Not run in CI (CI has no reference ch
 from __future__ import annotations
 
 import argparse
+import importlib
 import json
 import sys
 from dataclasses import asdict
@@ -25,7 +28,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import parity_common  # noqa: E402
 
-FAMILIES = ("mp_pde", "le_pde")
+FAMILIES = ("mp_pde", "le_pde", "cape")
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -38,24 +41,29 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--work", type=Path, default=Path("runs/parity"))
     parser.add_argument("--only", default="both", choices=("both", "ours", "reference"))
     parser.add_argument("--device", default="cpu", choices=("cpu", "cuda"), help="both codes train on it")
+    parser.add_argument("--pde", action="append", choices=("advection", "burgers"),
+                        help="cape: the PDE (repeatable; default both)")
     parser.add_argument("--reference-python", default=sys.executable,
                         help="the interpreter with the reference's dependencies (default: this one)")
     args = parser.parse_args(argv)
     if not args.reference.is_dir():
         parser.error(f"--reference {args.reference}: no such folder (a checkout of the released repository)")
-    if args.family == "mp_pde":
-        import parity_mp_pde as family
-    else:
-        import parity_le_pde as family
+    if args.pde and args.family != "cape":
+        parser.error("--pde is for cape")
+    family = importlib.import_module(f"parity_{args.family}")
     if args.budget not in family.BUDGETS:
         parser.error(f"--budget {args.budget!r}: {args.family} has {', '.join(family.BUDGETS)}")
-    rows = family.run(args.reference.resolve(), args.budget, args.seeds, args.threads, args.work.resolve(), args.only,
-                      args.reference_python, args.device)
-    out = args.work / args.family / args.budget / "results.json"
-    out.write_text(json.dumps([asdict(r) for r in rows], indent=1))
-    print(parity_common.table(rows, family.METRIC))
-    if args.only == "both":
-        print(parity_common.last_line(args.family, family.METRIC, args.budget, rows))
+    options = {"pdes": tuple(args.pde)} if args.pde else {}
+    result = family.run(args.reference.resolve(), args.budget, args.seeds, args.threads, args.work.resolve(), args.only,
+                        args.reference_python, args.device, **options)
+    groups = result if isinstance(result, dict) else {None: result}  # cape: a group of rows per PDE
+    for pde, rows in groups.items():
+        folder = args.work / args.family / args.budget / (pde or "")
+        (folder / "results.json").write_text(json.dumps([asdict(r) for r in rows], indent=1))
+        print(parity_common.table(rows, family.METRIC))
+        if args.only == "both":
+            name = args.family if pde is None else f"{args.family} ({pde})"
+            print(parity_common.last_line(name, family.METRIC, args.budget, rows))
 
 
 if __name__ == "__main__":

@@ -88,6 +88,8 @@ def test_pdebench_round_trip(tmp_path):
     out = convert([src], tmp_path / "1D_Burgers_Sols.hdf5", "pdebench")
     with h5py.File(out) as f:
         assert f["tensor"].shape == (3, 7, 16) and len(f["t-coordinate"]) == 8  # one more, as PDEBench
+        # a parameter with one value in the file is also a root attribute (CAPE's loader reads those)
+        assert dict(f.attrs) == {"alpha": 1.0, "gamma": 0.0}
     assert_same(open_dataset(src), open_dataset(out), [("u", "tensor")], ["alpha", "beta", "gamma"])
     with pytest.raises(DataError, match=r"^pdebench: a single file holds one field"):
         convert([field_2d(tmp_path)], tmp_path / "two.hdf5", "pdebench")

@@ -12,7 +12,13 @@ generator calls it around every solve, also with ``--device=cpu``). ``--legacy-a
 that references written for Python 3.8 / NumPy < 1.24 import: ``collections.Iterable`` and the other ABCs
 (moved to ``collections.abc``), ``np.float``, ``np.int``, ``np.bool``, ``np.object`` (the builtins they were),
 and ``F.conv1d`` on a 4D input, which torch < 1.12 ran as the 2D convolution it is (LE-PDE's fork of the
-MP-PDE loader projects its data that way; current torch refuses it).
+MP-PDE loader projects its data that way; current torch refuses it), and ``np.infty`` (gone in NumPy 2).
+``--cpu-for-cuda`` lets a script written for a GPU run on a machine without one: ``Tensor.cuda()`` returns
+the tensor and ``torch.Generator(device="cuda")`` is a CPU generator (the released CAPE trainer draws its
+gradient penalty's noise with ``.cuda()`` and shuffles with a CUDA generator, also on CPU).
+``--missing MODULE:NAME,...`` (repeatable) registers an empty module with those names for a module that a
+script imports but whose file the release does not ship (CAPE's ``pinn.train``, ``fno.fno_test``); calling
+one of the names is an error that says so.
 """
 
 from __future__ import annotations
@@ -26,6 +32,7 @@ import random
 import runpy
 import sys
 import time
+import types
 
 import numpy as np
 import torch
@@ -66,9 +73,47 @@ def legacy_aliases() -> None:
         return conv1d(input, weight, *args, **kwargs)
 
     torch.nn.functional.conv1d = legacy_conv1d
-    for name, value in (("float", float), ("int", int), ("bool", bool), ("object", object), ("complex", complex)):
+    for name, value in (("float", float), ("int", int), ("bool", bool), ("object", object), ("complex", complex),
+                        ("infty", np.inf)):
         if name not in np.__dict__:
             setattr(np, name, value)
+
+
+def cpu_for_cuda() -> None:
+    """``.cuda()`` and CUDA generators as no-ops on a machine without CUDA."""
+    torch.Tensor.cuda = lambda self, *args, **kwargs: self
+
+    cpu_generator = torch._C.Generator
+
+    class Generator(cpu_generator):  # isinstance checks still pass
+        def __new__(cls, device="cpu"):
+            return cpu_generator("cpu")
+
+    torch.Generator = Generator
+
+
+def missing_module(spec: str) -> None:
+    """``MODULE:NAME,...``: an importable placeholder for a module the release imports but does not ship."""
+    name, _, names = spec.partition(":")
+
+    def absent(*args, _what=name, **kwargs):
+        raise RuntimeError(f"{_what} is not in the released code (a placeholder of run_seeded.py --missing)")
+
+    parts = name.split(".")
+    for i in range(1, len(parts) + 1):
+        qualified = ".".join(parts[:i])
+        if qualified in sys.modules:
+            continue
+        try:
+            importlib.import_module(qualified)
+        except ImportError:
+            module = types.ModuleType(qualified)
+            module.__path__ = []  # a package, so that deeper names import
+            sys.modules[qualified] = module
+            if i > 1:
+                setattr(sys.modules[".".join(parts[:i - 1])], parts[i - 1], module)
+    for attr in filter(None, names.split(",")):
+        setattr(sys.modules[name], attr, absent)
 
 
 def main() -> None:
@@ -79,6 +124,8 @@ def main() -> None:
     parser.add_argument("--timings", default="")
     parser.add_argument("--no-cuda-sync", action="store_true")
     parser.add_argument("--legacy-aliases", action="store_true")
+    parser.add_argument("--cpu-for-cuda", action="store_true")
+    parser.add_argument("--missing", action="append", default=[])
     parser.add_argument("script")
     args, rest = parser.parse_known_args()
     start, record = time.perf_counter(), {}
@@ -89,6 +136,10 @@ def main() -> None:
         legacy_aliases()
     if args.no_cuda_sync and not torch.cuda.is_available():
         torch.cuda.synchronize = lambda device=None: None
+    if args.cpu_for_cuda and not torch.cuda.is_available():
+        cpu_for_cuda()
+    for spec in args.missing:
+        missing_module(spec)
     for target in args.time:  # after the aliases: the reference's modules may need them to import
         timed(target, record)
     random.seed(args.seed)

@@ -15,7 +15,8 @@ in the layout a reference implementation expects, so that its own loader and our
   ``_valid_``, ``_test_`` in the file name.
 - ``pdebench`` (Takamoto et al. 2022): one field as ``tensor`` ``(N, T, X(, Y))`` (or the CFD fields by
   name), ``x-coordinate``, ``y-coordinate`` and ``t-coordinate`` with one entry more than the frames, as
-  PDEBench writes it; per-sample parameters as ``(N,)`` datasets.
+  PDEBench writes it; per-sample parameters as ``(N,)`` datasets, and a parameter with one value in the file
+  also as a root attribute (CAPE's loader, which takes one file per parameter value, reads them there).
 
 Files are written under a temporary name and renamed, as every file this package writes.
 """
@@ -186,6 +187,8 @@ def write_pdebench(ds: xr.Dataset, path: str | os.PathLike) -> Path:
         f.create_dataset("t-coordinate", data=np.append(time, time[-1] + dt))  # one entry more, as PDEBench
         for name, values in parameters(ds).items():
             f.create_dataset(name, data=values)
+            if len(values) and np.all(values == values[0]):
+                f.attrs[name] = values[0]
 
     return _commit(_atomic_h5(path), path, write)
 

@@ -192,7 +192,8 @@ def run_reference(pde: str, work: Path, reference: Path, python: str, budget: Bu
 def our_overrides(pde: str, budget: Budget, ours: dict[str, Path], run_dir: Path, seed: int, threads: int,
                   device: str = "cpu") -> list[str]:
     spe = budget.steps_per_epoch
-    return [str(ROOT / "experiments" / "cape_parity.yaml"), *(f"dataset.{s}={p}" for s, p in ours.items()),
+    return [str(ROOT / "experiments" / "cape_parity.yaml"), "dataset.name=files",
+            *(f"dataset.{s}={p}" for s, p in ours.items()),
             f"task.params=[{PDES[pde][1]}]", f"trainer.max_steps={budget.steps}",
             f"trainer.step_size={max(budget.epochs // 5, 1) * spe}", f"trainer.eval_every={spe}",
             f"trainer.checkpoint_every={spe}", f"trainer.log_every={spe}", f"trainer.seed={seed}",

@@ -141,3 +141,53 @@ def test_budget_steps_follow_each_reference_s_epoch():
     assert Budget(n_train=16, epochs=1, passes=250).steps == 250  # MP-PDE: 250 passes of one batch
     assert Budget(n_train=64, epochs=4, passes=250).steps == 4000
     assert Budget(n_train=16, epochs=2, windows=126).steps == 252  # LE-PDE: every window once
+
+
+def test_launcher_runs_gpu_only_calls_on_cpu_and_stands_in_for_missing_modules(tmp_path):
+    script = tmp_path / "released.py"
+    script.write_text("import json, numpy as np, torch\n"
+                      "from pkg.absent import thing\n"  # a module the release imports but does not ship
+                      "g = torch.Generator(device='cuda')\n"
+                      "assert isinstance(g, torch.Generator)\n"
+                      "x = torch.randperm(5, generator=g).cuda()\n"
+                      "try:\n    thing()\n    called = True\nexcept RuntimeError as exc:\n    called = str(exc)\n"
+                      "json.dump([x.device.type, called, np.infty], open('out.json', 'w'))\n")
+    subprocess.run([sys.executable, str(BENCHMARKS / "reference_shims" / "run_seeded.py"), "--seed", "0",
+                    "--threads", "1", "--legacy-aliases", "--cpu-for-cuda", "--missing", "pkg.absent:thing",
+                    str(script)], cwd=tmp_path, check=True, env={"PATH": "/usr/bin:/bin"})
+    device, called, inf = json.loads((tmp_path / "out.json").read_text())
+    assert device == "cpu" and inf == math.inf
+    assert called == "pkg.absent is not in the released code (a placeholder of run_seeded.py --missing)"
+
+
+def test_cape_scores_saturate_blow_ups_and_take_geometric_means_by_class():
+    from parity_cape import classify, score_by_value
+
+    assert [classify(v, [0.2, 0.7, 2.0]) for v in (0.2, np.float32(0.7), 0.4, 0.1, 4.0)] == [
+        "seen", "seen", "interpolated", "extrapolated", "extrapolated"]
+    truth = np.ones((4, 3, 2))
+    pred = truth.copy()
+    pred[0] *= 1.5  # rel L2 0.5
+    pred[1] *= 0.75  # 0.25
+    pred[2] *= 1.1  # 0.1
+    pred[3, 2] = np.nan  # blows up at the last frame: saturated at 10 max|truth| = 10, so sqrt(81 * 2 / 6)
+    param = np.array([0.2, 0.2, 0.4, 4.0])
+    scores, per_value = score_by_value(pred, truth, param, [0.2, 0.7], dt=1.0)
+    assert per_value == pytest.approx({"v=0.2": 0.375, "v=0.4": 0.1, "v=4": math.sqrt(27)})
+    assert scores["seen"] == pytest.approx(0.375) and scores["interpolated"] == pytest.approx(0.1)
+    assert scores["extrapolated"] == pytest.approx(math.sqrt(27))
+    assert scores["rel_l2"] == pytest.approx((0.375 * 0.1 * math.sqrt(27)) ** (1 / 3))
+    assert scores["unstable"] == 1 and scores["unstable_extrapolated"] == 1 and scores["unstable_seen"] == 0
+
+
+def test_cape_reference_files_hold_an_equal_share_of_each_value():
+    import xarray as xr
+    from parity_cape import balanced
+
+    ds = xr.Dataset({"u": (("sample", "x"), np.arange(14.0)[:, None] * np.ones((1, 2))),
+                     "beta": ("sample", np.array([0.2, 0.7] * 7))})
+    out = balanced(ds, "beta", [0.2, 0.7], 10)
+    assert out.beta.values.tolist() == [0.2] * 5 + [0.7] * 5 and out.u.values[:, 0].tolist() == [0, 2, 4, 6, 8, 1,
+                                                                                                  3, 5, 7, 9]
+    with pytest.raises(SystemExit, match="beta = 0.2: 7 trajectories, 8 needed"):
+        balanced(ds, "beta", [0.2, 0.7], 16)

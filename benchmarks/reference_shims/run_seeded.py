@@ -85,7 +85,11 @@ def cpu_for_cuda() -> None:
 
     cpu_generator = torch._C.Generator
 
-    class Generator(cpu_generator):  # isinstance checks still pass
+    class AnyGenerator(type(cpu_generator)):
+        def __instancecheck__(cls, obj):  # a generator made before the patch is still a Generator
+            return isinstance(obj, cpu_generator)
+
+    class Generator(cpu_generator, metaclass=AnyGenerator):
         def __new__(cls, device="cpu"):
             return cpu_generator("cpu")
 

@@ -37,7 +37,7 @@ from pathlib import Path
 import numpy as np
 import torch
 import xarray as xr
-from parity_common import SHIMS, Budget, Row, run_logged, score, train_seconds
+from parity_common import SHIMS, Budget, Row, our_rollout, run_logged, score, train_seconds
 
 from sciml import recipes
 from sciml.config import load_config
@@ -201,20 +201,13 @@ def our_overrides(pde: str, budget: Budget, ours: dict[str, Path], run_dir: Path
             f"run.dir={run_dir}"]
 
 
-@torch.no_grad()
-def our_test_rollout(run_dir: Path) -> tuple[np.ndarray, int]:
-    from parity_common import our_rollout
-
-    return our_rollout(run_dir, 0, 1)
-
-
 def run_ours(pde: str, work: Path, budget: Budget, ours: dict[str, Path], seed: int, threads: int,
              seen: list[float], truth: np.ndarray, param: np.ndarray, dt: float, device: str) -> Row:
     run_dir = work / "ours" / f"seed{seed}"
     env = dict(os.environ, OMP_NUM_THREADS=str(threads))
     run_logged([sys.executable, "-m", "sciml.train", *our_overrides(pde, budget, ours, run_dir, seed, threads, device)],
                work / "ours" / f"seed{seed}.log", cwd=ROOT, env=env)
-    pred, params = our_test_rollout(run_dir)
+    pred, params = our_rollout(run_dir, 0, 1)  # from the first frame
     scores, per_value = score_by_value(pred, truth, param, seen, dt)
     return Row("ours", seed, scores, train_seconds(run_dir) / budget.steps, budget.steps, params,
                {**{c: scores[c] for c in CLASSES}, **per_value})

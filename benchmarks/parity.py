@@ -3,6 +3,7 @@
     python benchmarks/parity.py FAMILY --reference DIR [--budget small|medium|cpu|gpu] [--seeds N]
                                 [--threads 2] [--work runs/parity] [--only both|ours|reference]
                                 [--reference-python PYTHON] [--device cpu|cuda]
+                                [--set KEY=VALUE ... --tag NAME]
 
 ``FAMILY``: ``mp_pde`` (DIR: a checkout of brandstetter-johannes/MP-Neural-PDE-Solvers), ``le_pde`` (DIR: a
 checkout of snap-stanford/le_pde with its submodules) or ``cape`` (DIR: a checkout of
@@ -12,6 +13,8 @@ the shims of ``benchmarks/reference_shims`` (our code) on its path; both codes' 
 by one function (``parity_common.score``). Prints a table per seed with mean ± std and the wall-clock per
 training step, and ends with
 ``FAMILY: ours/reference = R on METRIC (budget B, N seeds; reference M ± S, ours M ± S)``.
+``--set`` (cape) overrides keys of our config, to measure a variant beside the same reference runs: ours then
+trains in ``ours-NAME/`` and the rows go to ``results-NAME.json`` (``--tag NAME``, required with ``--set``).
 Budgets and protocols: ``docs/parity.md``. Not run in CI (CI has no reference checkouts).
 """
 
@@ -45,21 +48,33 @@ def main(argv: list[str] | None = None) -> None:
                         help="cape: the PDE (repeatable; default both)")
     parser.add_argument("--reference-python", default=sys.executable,
                         help="the interpreter with the reference's dependencies (default: this one)")
+    parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                        help="cape: a key of our config for a variant (repeatable; needs --tag)")
+    parser.add_argument("--tag", help="the variant's name: ours-TAG/ and results-TAG.json")
     args = parser.parse_args(argv)
     if not args.reference.is_dir():
         parser.error(f"--reference {args.reference}: no such folder (a checkout of the released repository)")
     if args.pde and args.family != "cape":
         parser.error("--pde is for cape")
+    if args.overrides and args.family != "cape":
+        parser.error("--set is for cape")
+    if bool(args.overrides) != bool(args.tag):
+        parser.error("--set and --tag go together: name the variant")
+    if any("=" not in o for o in args.overrides):
+        parser.error("--set takes KEY=VALUE")
     family = importlib.import_module(f"parity_{args.family}")
     if args.budget not in family.BUDGETS:
         parser.error(f"--budget {args.budget!r}: {args.family} has {', '.join(family.BUDGETS)}")
     options = {"pdes": tuple(args.pde)} if args.pde else {}
+    if args.tag:
+        options.update(overrides=tuple(args.overrides), tag=args.tag)
     result = family.run(args.reference.resolve(), args.budget, args.seeds, args.threads, args.work.resolve(), args.only,
                         args.reference_python, args.device, **options)
     groups = result if isinstance(result, dict) else {None: result}  # cape: a group of rows per PDE
     for pde, rows in groups.items():
         folder = args.work / args.family / args.budget / (pde or "")
-        (folder / "results.json").write_text(json.dumps([asdict(r) for r in rows], indent=1))
+        results_file = f"results-{args.tag}.json" if args.tag else "results.json"
+        (folder / results_file).write_text(json.dumps([asdict(r) for r in rows], indent=1))
         print(parity_common.table(rows, family.METRIC))
         if args.only == "both":
             name = args.family if pde is None else f"{args.family} ({pde})"

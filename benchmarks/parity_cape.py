@@ -190,7 +190,7 @@ def run_reference(pde: str, work: Path, reference: Path, python: str, budget: Bu
 
 
 def our_overrides(pde: str, budget: Budget, ours: dict[str, Path], run_dir: Path, seed: int, threads: int,
-                  device: str = "cpu") -> list[str]:
+                  device: str = "cpu", extra: tuple[str, ...] = ()) -> list[str]:
     spe = budget.steps_per_epoch
     return [str(ROOT / "experiments" / "cape_parity.yaml"), "dataset.name=files",
             *(f"dataset.{s}={p}" for s, p in ours.items()),
@@ -198,15 +198,18 @@ def our_overrides(pde: str, budget: Budget, ours: dict[str, Path], run_dir: Path
             f"trainer.step_size={max(budget.epochs // 5, 1) * spe}", f"trainer.eval_every={spe}",
             f"trainer.checkpoint_every={spe}", f"trainer.log_every={spe}", f"trainer.seed={seed}",
             f"trainer.threads={threads}", f"trainer.device={device}", "trainer.progress=lines", "run.evaluate=false",
-            f"run.dir={run_dir}"]
+            f"run.dir={run_dir}", *extra]
 
 
 def run_ours(pde: str, work: Path, budget: Budget, ours: dict[str, Path], seed: int, threads: int,
-             seen: list[float], truth: np.ndarray, param: np.ndarray, dt: float, device: str) -> Row:
-    run_dir = work / "ours" / f"seed{seed}"
+             seen: list[float], truth: np.ndarray, param: np.ndarray, dt: float, device: str,
+             overrides: tuple[str, ...] = (), tag: str | None = None) -> Row:
+    folder = work / (f"ours-{tag}" if tag else "ours")
+    run_dir = folder / f"seed{seed}"
     env = dict(os.environ, OMP_NUM_THREADS=str(threads))
-    run_logged([sys.executable, "-m", "sciml.train", *our_overrides(pde, budget, ours, run_dir, seed, threads, device)],
-               work / "ours" / f"seed{seed}.log", cwd=ROOT, env=env)
+    run_logged([sys.executable, "-m", "sciml.train",
+                *our_overrides(pde, budget, ours, run_dir, seed, threads, device, overrides)],
+               folder / f"seed{seed}.log", cwd=ROOT, env=env)
     pred, params = our_rollout(run_dir, 0, 1)  # from the first frame
     scores, per_value = score_by_value(pred, truth, param, seen, dt)
     return Row("ours", seed, scores, train_seconds(run_dir) / budget.steps, budget.steps, params,
@@ -214,7 +217,8 @@ def run_ours(pde: str, work: Path, budget: Budget, ours: dict[str, Path], seed: 
 
 
 def run(reference: Path, budget_name: str, seeds: int, threads: int, work: Path, only: str = "both",
-        python: str = sys.executable, device: str = "cpu", pdes: tuple[str, ...] = tuple(PDES)) -> dict[str, list[Row]]:
+        python: str = sys.executable, device: str = "cpu", pdes: tuple[str, ...] = tuple(PDES),
+        overrides: tuple[str, ...] = (), tag: str | None = None) -> dict[str, list[Row]]:
     budget = BUDGETS[budget_name]
     out = {}
     for pde in pdes:
@@ -235,7 +239,9 @@ def run(reference: Path, budget_name: str, seeds: int, threads: int, work: Path,
                 print(f"  reference seed {seed}: {rows[-1].scores} ({rows[-1].seconds_per_step:.3f} s/step)",
                       flush=True)
             if only in ("both", "ours"):
-                rows.append(run_ours(pde, here, budget, ours, seed, threads, seen, truth, param, dt, device))
-                print(f"  ours seed {seed}: {rows[-1].scores} ({rows[-1].seconds_per_step:.4f} s/step)", flush=True)
+                rows.append(run_ours(pde, here, budget, ours, seed, threads, seen, truth, param, dt, device,
+                                     overrides, tag))
+                print(f"  ours{'-' + tag if tag else ''} seed {seed}: {rows[-1].scores} "
+                      f"({rows[-1].seconds_per_step:.4f} s/step)", flush=True)
         out[pde] = rows
     return out

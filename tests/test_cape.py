@@ -3,6 +3,7 @@ the curriculum, gradients through the unroll, warm-up, checkpoints on each base,
 
 import io
 import math
+from dataclasses import replace
 
 import pytest
 import torch
@@ -210,3 +211,27 @@ def test_a_smoke_training_on_advection_reduces_the_loss_and_reports_errors_by_sp
     # the seen speed's rollouts stay stable; a blown-up rollout is counted, not averaged
     assert by_beta["unstable"][0] == 0 and 0 < by_beta["rel_l2"][0] < 10
     assert all(v is None or v > 0 for v in by_beta["rel_l2"]) and len(by_beta["unstable"]) == 3
+
+
+def test_log_parameter_scaling_keeps_decades_apart_and_rejects_non_positive_values():
+    from sciml.solvers.conditioning import ParamScaling
+
+    nus = torch.tensor([[0.004], [0.04], [0.4], [1.0]])
+    linear, log = ParamScaling(((0.004, 1.0),)), ParamScaling(((0.004, 1.0),), mode="log")
+    torch.testing.assert_close(log(nus[[0, 3]]), torch.tensor([[-1.0], [1.0]]))
+    # one decade is the same step anywhere in the range: log10(1/0.004) decades span [-1, 1]
+    step = 2 / math.log10(1 / 0.004)
+    torch.testing.assert_close(log(nus[1:3]) - log(nus[:2]), torch.full((2, 1), step))
+    assert (linear(nus[1]) - linear(nus[0])).item() < 0.1  # linear squeezes 0.004 and 0.04 together
+    with pytest.raises(ValueError, match="positive"):
+        ParamScaling(((0.0, 1.0),), mode="log")
+    with pytest.raises(ValueError, match="<= 0"):
+        log(torch.tensor([[-0.1]]))
+
+
+def test_cape_takes_the_param_scaling_from_its_config():
+    context = replace(grid_context((32,), n_params=1), param_ranges=((0.01, 1.0),))
+    model = cape(context=context, param_scaling="log")
+    torch.testing.assert_close(model.param_scaling(torch.tensor([[0.1]])), torch.tensor([[0.0]]))
+    with pytest.raises(ConfigError, match="solver.param_scaling"):
+        load_config(["solver.name=cape", "solver.param_scaling=sqrt"])

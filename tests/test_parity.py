@@ -191,3 +191,22 @@ def test_cape_reference_files_hold_an_equal_share_of_each_value():
                                                                                                   3, 5, 7, 9]
     with pytest.raises(SystemExit, match="beta = 0.2: 7 trajectories, 8 needed"):
         balanced(ds, "beta", [0.2, 0.7], 16)
+
+
+def test_a_cape_variant_adds_its_keys_to_our_config_and_needs_a_tag(tmp_path, capsys):
+    import parity
+    from parity_cape import BUDGETS, our_overrides
+
+    from sciml.config import load_config
+
+    ours = {s: tmp_path / f"{s}.nc" for s in ("train", "valid", "test")}
+    args = our_overrides("burgers", BUDGETS["small"], ours, tmp_path / "run", 0, 2,
+                         extra=("solver.param_scaling=log", "solver.norm_floor=0"))
+    cfg = load_config(args)
+    assert cfg.solver.param_scaling == "log" and cfg.solver.norm_floor == 0 and cfg.task.params == ["nu"]
+    for argv, message in ((["cape", "--reference", str(tmp_path), "--set", "solver.norm_floor=0"], "go together"),
+                          (["mp_pde", "--reference", str(tmp_path), "--set", "a=1", "--tag", "t"], "is for cape"),
+                          (["cape", "--reference", str(tmp_path), "--set", "floor", "--tag", "t"], "KEY=VALUE")):
+        with pytest.raises(SystemExit):
+            parity.main(argv)
+        assert message in capsys.readouterr().err

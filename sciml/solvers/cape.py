@@ -26,7 +26,7 @@ from torch import nn
 from sciml.errors import ConfigError
 from sciml.solvers.autoregressive import AutoregressiveSolver
 from sciml.solvers.cape_module import OUTPUT_NORMS, CAPEModule
-from sciml.solvers.conditioning import ParamScaling
+from sciml.solvers.conditioning import PARAM_SCALINGS, ParamScaling
 from sciml.solvers.context import SolverContext
 
 BASES = ("fno", "unet", "mp_pde")
@@ -43,6 +43,7 @@ class CAPEConfig:
     kernel_taps: int = 5  # depthwise kernel size on the training grid (a physical width: resampled elsewhere)
     attention_hidden: int = 64  # width of the attention MLPs
     output_norm: str = "none"  # none | layer (LayerNorm of the guess over channels and space)
+    param_scaling: str = "linear"  # linear | log: the training range of p (or of log p) maps to [-1, 1]
     aux_weight: float = 5.7e-5  # λ of the guess's loss (paper: 5.7e-5 in 1D, 8.34e-5 in 2D)
     norm_floor: float = 0.1  # relative errors divide by at least this fraction of a typical frame's norm
     loss: str = "rel_l2"  # rel_l2 (the paper's) | base (the base solver's own loss, e.g. FNO's normalised MSE)
@@ -84,6 +85,9 @@ def validate_cape(cfg: CAPEConfig, lookup: Lookup) -> None:
     if cfg.output_norm not in OUTPUT_NORMS:
         raise ConfigError(f"bad value for 'solver.output_norm': {cfg.output_norm!r} "
                           f"(choose from {', '.join(OUTPUT_NORMS)})")
+    if cfg.param_scaling not in PARAM_SCALINGS:
+        raise ConfigError(f"bad value for 'solver.param_scaling': {cfg.param_scaling!r} "
+                          f"(choose from {', '.join(PARAM_SCALINGS)})")
     if cfg.loss not in ("rel_l2", "base"):
         raise ConfigError(f"bad value for 'solver.loss': {cfg.loss!r} (rel_l2 or base)")
     if cfg.aux_weight < 0 or cfg.warmup_epochs < 0 or cfg.norm_floor < 0:
@@ -106,13 +110,15 @@ class CAPESolver(AutoregressiveSolver):
       aux_weight: λ.
       warmup_epochs: epochs of CAPE-only training (converted to steps by the training plan).
       loss: ``rel_l2`` (the paper's) or ``base`` (the base solver's own loss in place of the first term).
+      param_scaling: ``linear`` or ``log`` (:class:`ParamScaling`).
       norm_floor: relative errors divide by at least ``norm_floor`` times the norm of a typical frame
         (``sqrt(points) * field_std``): a solution that decays to zero (Burgers at large ν) would otherwise
         divide by ~0 and dominate the loss.
     """
 
     def __init__(self, module: CAPEModule, base: AutoregressiveSolver, context: SolverContext,
-                 aux_weight: float = 5.7e-5, warmup_epochs: int = 0, norm_floor: float = 0.1, loss: str = "rel_l2"):
+                 aux_weight: float = 5.7e-5, warmup_epochs: int = 0, norm_floor: float = 0.1, loss: str = "rel_l2",
+                 param_scaling: str = "linear"):
         super().__init__(context)
         if context.n_params == 0:
             raise ValueError("cape needs the PDE parameters: set task.params (e.g. [beta])")
@@ -120,7 +126,7 @@ class CAPESolver(AutoregressiveSolver):
         self.frames_per_step = base.frames_per_step
         self.aux_weight, self.warmup_epochs, self.norm_floor = float(aux_weight), int(warmup_epochs), norm_floor
         self.loss = loss
-        self.param_scaling = ParamScaling(context.param_ranges)
+        self.param_scaling = ParamScaling(context.param_ranges, param_scaling)
         channels = context.history * context.channels
         self.mix = _conv1x1(context.ndim, channels + context.channels, channels)
         with torch.no_grad():  # start as the identity on the window plus a random (PyTorch-initialised) guess term
@@ -208,7 +214,7 @@ def build_cape(cfg: CAPEConfig, context: SolverContext, lookup: Lookup) -> CAPES
                         multiplier=cfg.multiplier, modes=cfg.modes, pool=cfg.pool, taps=cfg.kernel_taps,
                         attention_hidden=cfg.attention_hidden, output_norm=cfg.output_norm)
     return CAPESolver(module, base, context, aux_weight=cfg.aux_weight, warmup_epochs=cfg.warmup_epochs,
-                      norm_floor=cfg.norm_floor, loss=cfg.loss)
+                      norm_floor=cfg.norm_floor, loss=cfg.loss, param_scaling=cfg.param_scaling)
 
 
 __all__ = ["CAPEConfig", "CAPESolver", "build_cape", "relative_l2", "validate_cape"]

@@ -34,6 +34,20 @@ def test_the_parallel_selective_scan_is_the_recurrence():
                                selective_scan_reference(u, delta, A, B, C, D), rtol=1e-12, atol=1e-12)
 
 
+@pytest.mark.parametrize("chunk", [1, 3, 7, None])
+def test_the_chunked_scan_is_the_recurrence_and_has_its_gradients(chunk):
+    inputs = scan_inputs(t=11)  # 11: a last, shorter chunk
+    torch.testing.assert_close(selective_scan_parallel(*inputs, chunk=chunk), selective_scan_reference(*inputs),
+                               rtol=1e-12, atol=1e-12)
+    small = [x.requires_grad_() for x in scan_inputs(batch=1, t=5, d=2, n=2)]
+    assert torch.autograd.gradcheck(lambda *x: selective_scan_parallel(*x, chunk=chunk), small)
+
+
+def test_a_chunk_must_hold_a_step():
+    with pytest.raises(ValueError, match="chunk must be >= 1"):
+        selective_scan_parallel(*scan_inputs(), chunk=0)
+
+
 def test_the_recurrent_selective_scan_is_the_recurrence():
     u, delta, A, B, C, D = scan_inputs()
     state, out = u.new_zeros(2, 5, 3), []

@@ -8,8 +8,11 @@ The selective state-space recurrence on inputs ``u_t`` ``(D,)`` with input-depen
 
 The parallel form evaluates every ``h_t`` at once from the cumulative sums ``S_t = Σ_{r<=t} Δ_r A``:
 ``h_t = Σ_{s<=t} exp(S_t - S_s) ⊙ (Δ_s u_s) B_s^T``; the pairwise differences are never positive, so nothing
-overflows (its cost is quadratic in the sequence length: meant for the short unrolls of training). The
-recurrent form carries ``h`` and the last ``k - 1`` inputs of the causal convolution: constant cost per step.
+overflows. Its cost is quadratic in the sequence length, so a long sequence is scanned in chunks: the
+parallel form inside each chunk of ``chunk`` steps, started from the state the previous chunk ended in
+(``h_t = exp(S_t) ⊙ h_start + ...`` with ``S`` summed from the chunk's start): time and memory grow linearly
+with the length, with ``T / chunk`` sequential steps. The recurrent form carries ``h`` and the last ``k - 1``
+inputs of the causal convolution: constant cost per step.
 """
 
 from __future__ import annotations
@@ -20,19 +23,36 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+DEFAULT_CHUNK = 32  # steps per chunk of the parallel scan: (batch, chunk, chunk, D, N) floats per chunk
+
 
 def selective_scan_parallel(u: torch.Tensor, delta: torch.Tensor, A: torch.Tensor, B: torch.Tensor,
-                            C: torch.Tensor, D: torch.Tensor) -> torch.Tensor:
+                            C: torch.Tensor, D: torch.Tensor, chunk: int | None = DEFAULT_CHUNK) -> torch.Tensor:
     """``u``, ``delta`` ``(batch, T, D)``, ``A`` ``(D, N)``, ``B``, ``C`` ``(batch, T, N)``, ``D`` ``(D,)`` ->
-    ``y`` ``(batch, T, D)``, all states at once."""
+    ``y`` ``(batch, T, D)``, all states at once within each chunk of ``chunk`` steps (``None``: one chunk)."""
+    if chunk is not None and chunk < 1:
+        raise ValueError(f"chunk must be >= 1 or None, got {chunk}")
+    size = u.shape[1] if chunk is None else chunk
+    state = u.new_zeros(u.shape[0], u.shape[2], A.shape[1])
+    out = []
+    for start in range(0, u.shape[1], size):
+        part = slice(start, start + size)
+        h, state = _scan_chunk(state, delta[:, part], A, B[:, part], u[:, part])
+        out.append(torch.einsum("btdn,btn->btd", h, C[:, part]))
+    return torch.cat(out, dim=1) + D * u
+
+
+def _scan_chunk(start: torch.Tensor, delta: torch.Tensor, A: torch.Tensor, B: torch.Tensor,
+                u: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Every state ``(b, t, D, N)`` of one chunk from the state before it ``(b, D, N)``; also the last one."""
     t = u.shape[1]
-    s = torch.cumsum(delta[..., None] * A, dim=1)  # (b, T, D, N)
+    s = torch.cumsum(delta[..., None] * A, dim=1)  # (b, t, D, N), S_t summed from the chunk's start
     diff = s[:, :, None] - s[:, None, :]  # (b, t, s, D, N): S_t - S_s
     causal = torch.ones(t, t, dtype=torch.bool, device=u.device).tril()
     decay = torch.where(causal[None, :, :, None, None], diff, torch.full_like(diff, -math.inf)).exp()
     inputs = (delta * u)[..., None] * B[:, :, None, :]  # (b, s, D, N)
-    h = torch.einsum("btsdn,bsdn->btdn", decay, inputs)
-    return torch.einsum("btdn,btn->btd", h, C) + D * u
+    h = torch.einsum("btsdn,bsdn->btdn", decay, inputs) + s.exp() * start[:, None]
+    return h, h[:, -1]
 
 
 def selective_scan_step(state: torch.Tensor, u: torch.Tensor, delta: torch.Tensor, A: torch.Tensor,
@@ -75,14 +95,16 @@ class MambaBlock(nn.Module):
       expand: inner size ``d_inner = expand * d_model``.
       d_conv: causal convolution length.
       scan: ``auto`` (mamba-ssm's fused kernel on CUDA when installed, else the pure one), ``pure``, ``fused``.
+      chunk: steps per chunk of the pure parallel scan (``None``: the whole sequence at once).
     """
 
-    def __init__(self, d_model: int, d_state: int = 16, expand: int = 2, d_conv: int = 4, scan: str = "auto"):
+    def __init__(self, d_model: int, d_state: int = 16, expand: int = 2, d_conv: int = 4, scan: str = "auto",
+                 chunk: int | None = DEFAULT_CHUNK):
         super().__init__()
         if scan not in ("auto", "pure", "fused"):
             raise ValueError(f"scan must be auto, pure or fused, got {scan!r}")
         inner = expand * d_model
-        self.inner, self.d_state, self.d_conv, self.scan = inner, d_state, d_conv, scan
+        self.inner, self.d_state, self.d_conv, self.scan, self.chunk = inner, d_state, d_conv, scan, chunk
         self.dt_rank = math.ceil(d_model / 16)
         self.in_proj = nn.Linear(d_model, 2 * inner)
         self.conv = nn.Conv1d(inner, inner, d_conv, groups=inner, padding=d_conv - 1)
@@ -120,7 +142,7 @@ class MambaBlock(nn.Module):
             y = _fused_scan()(channels_first(x), channels_first(delta), A, channels_first(B), channels_first(C),
                               self.D.float()).transpose(1, 2)
         else:
-            y = selective_scan_parallel(x, delta, A, B, C, self.D)
+            y = selective_scan_parallel(x, delta, A, B, C, self.D, self.chunk)
         return self.out_proj(y * F.silu(z))
 
     def initial_state(self, batch: int, like: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:

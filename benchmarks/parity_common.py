@@ -143,20 +143,28 @@ def train_seconds(run_dir: Path) -> float:
 
 
 @torch.no_grad()
-def our_rollout(run_dir: Path, given: int, first: int) -> tuple[np.ndarray, int]:
-    """Our run's best checkpoint rolled out over its test split from frames ``given..first-1``: ``(N, T, *space)``
-    (the first channel) and the parameter count."""
+def our_rollout(run_dir: Path, given: int, first: int, seed: int | None = None,
+                batch_size: int | None = None) -> tuple[np.ndarray, int]:
+    """Our run's best checkpoint rolled out over its test split from model steps ``given..first-1`` (every
+    ``task.time_step``-th frame): ``(N, T, *space)`` (the first channel) and the parameter count. ``seed`` is
+    the noise seed of a stochastic solver (PDE-Refiner); ``batch_size`` trajectories go at once (all)."""
     from sciml.config import load_config
     from sciml.data import TrajectoryWindows
     from sciml.tasks.trajectory.evaluation import load_solver
 
     cfg = load_config([str(run_dir / "config.yaml")])
     model, _ = load_solver(run_dir, cfg, "best", torch.device("cpu"))
-    windows = TrajectoryWindows(cfg.dataset.test, full_trajectory=True, params=list(cfg.task.params))
-    batch = torch.utils.data.default_collate([windows[i] for i in range(len(windows))])
-    pred = model.rollout(batch["trajectory"][:, given:first], windows.n_times - first, batch["params"],
-                         batch["time"][:, first - 1])
-    return pred[:, :, 0].numpy(), sum(p.numel() for p in model.parameters())
+    windows = TrajectoryWindows(cfg.dataset.test, full_trajectory=True, params=list(cfg.task.params),
+                                time_step=cfg.task.time_step)
+    options = {} if seed is None else {"seed": seed}
+    size = batch_size or len(windows)
+    preds = []
+    for start in range(0, len(windows), size):
+        batch = torch.utils.data.default_collate([windows[i] for i in range(start, min(start + size, len(windows)))])
+        frames = batch["trajectory"]  # (b, T, C, *space), one frame per model step
+        preds.append(model.rollout(frames[:, given:first], frames.shape[1] - first, batch["params"],
+                                   batch["time"][:, first - 1], **options))
+    return torch.cat(preds)[:, :, 0].numpy(), sum(p.numel() for p in model.parameters())
 
 
 def check_same_truth(ours: np.ndarray, theirs: np.ndarray, code: str) -> None:

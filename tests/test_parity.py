@@ -210,3 +210,76 @@ def test_a_cape_variant_adds_its_keys_to_our_config_and_needs_a_tag(tmp_path, ca
         with pytest.raises(SystemExit):
             parity.main(argv)
         assert message in capsys.readouterr().err
+
+
+def fake_pdearena(monkeypatch):
+    """A stand-in for the two PDEArena modules the shim imports (CI has no PDEArena): a base class with the
+    release's ``hparams`` and ``model`` attributes and a registry holding ``Unetmod-1d-64``."""
+    import types
+
+    class PDERefiner(torch.nn.Module):
+        def __init__(self, model, difference_weight=0.3):
+            super().__init__()
+            self.model = model
+            self.hparams = types.SimpleNamespace(time_future=1, predict_difference=True,
+                                                 difference_weight=difference_weight)
+            self.train_criterion = torch.nn.functional.mse_loss
+
+    registry = {"Unetmod-1d-64": {"class_path": "pdearena.modules.conditioned.oned_unet.Unet",
+                                  "init_args": {"hidden_channels": 64, "norm": True, "n_dims": 1}}}
+    modules = {"pdearena": types.ModuleType("pdearena"), "pdearena.models": types.ModuleType("pdearena.models"),
+               "pdearena.models.pderefiner": types.ModuleType("pdearena.models.pderefiner"),
+               "pdearena.models.registry": types.ModuleType("pdearena.models.registry")}
+    modules["pdearena.models.pderefiner"].PDERefiner = PDERefiner
+    modules["pdearena.models.registry"].COND_MODEL_REGISTRY = registry
+    for name, module in modules.items():
+        monkeypatch.setitem(sys.modules, name, module)
+    spec = importlib.util.spec_from_file_location("sciml_pdearena_tools", BENCHMARKS / "reference_shims" /
+                                                  "pdearena_tools.py")
+    tools = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(tools)
+    return tools, registry
+
+
+def test_pdearena_shim_registers_widths_and_trains_the_mse_u_net_on_the_refiner_s_target(monkeypatch):
+    tools, registry = fake_pdearena(monkeypatch)
+    tools.register_widths()
+    assert registry["Unetmod-1d-16"]["init_args"] == {"hidden_channels": 16, "norm": True, "n_dims": 1}
+    assert registry["Unetmod-1d-64"]["init_args"]["hidden_channels"] == 64  # the released entry is kept
+
+    class Net(torch.nn.Module):  # sees [x, noise channel]; records what it was given
+        def forward(self, x_in, time, z):
+            self.seen = (x_in, time, z)
+            return 2.0 * x_in[:, :1]
+
+    net = Net()
+    model = tools.MSEUNet(net, difference_weight=0.5)
+    x, y, cond = torch.randn(3, 1, 1, 8), torch.randn(3, 1, 1, 8), torch.randn(3, 2)
+    loss, pred, target = model.train_step((x, y, cond))
+    torch.testing.assert_close(target, (y - x) / 0.5)  # the refiner's difference target
+    torch.testing.assert_close(loss, torch.nn.functional.mse_loss(2.0 * x, (y - x) / 0.5))
+    assert torch.equal(net.seen[0][:, 1:], torch.zeros_like(x)) and torch.equal(net.seen[1], torch.zeros(3))
+    torch.testing.assert_close(model.predict_next_solution(x, cond), 2.0 * x * 0.5 + x)  # one call, undone
+
+
+def test_pde_refiner_parity_configs_match_the_released_size_and_the_headline_ratio():
+    from parity_pde_refiner import BUDGETS, our_overrides, refiner_over_mse
+
+    from sciml import solvers
+    from sciml.config import load_config
+    from sciml.solvers import grid_context
+
+    files = {s: Path(f"/nonexistent/{s}.nc") for s in ("train", "valid", "test")}
+    counts = {}
+    for model in ("pde_refiner", "mse_unet"):
+        cfg = load_config(our_overrides(model, BUDGETS["small"], files, Path("/tmp/run"), 0, 2))
+        assert cfg.trainer.max_steps == 200 and cfg.trainer.lr == 1e-4 and cfg.task.time_step == 4
+        assert cfg.solver.refinement_steps == (0 if model == "mse_unet" else 3)
+        counts[model] = sum(p.numel() for p in solvers.build(cfg.solver, grid_context((256,), length=64.0))
+                            .parameters())
+    assert counts["pde_refiner"] == counts["mse_unet"]
+    assert abs(counts["pde_refiner"] / 3_384_161 - 1) < 0.05  # the released Unetmod-1d at hidden 16
+    rows = {"pde_refiner": [Row("ours", s, {"correlation_time": t}, 0.1, 200, 1) for s, t in enumerate((30, 34))],
+            "mse_unet": [Row("ours", s, {"correlation_time": t}, 0.1, 200, 1) for s, t in enumerate((40, 40))]}
+    (line,) = refiner_over_mse(rows)  # no reference rows: one line
+    assert line.startswith("ours: PDE-Refiner/MSE correlation time = 0.80 (PDE-Refiner 32.0 ± 2.8, MSE U-Net 40.0")

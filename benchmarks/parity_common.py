@@ -162,7 +162,7 @@ def our_rollout(run_dir: Path, given: int, first: int, seed: int | None = None,
     for start in range(0, len(windows), size):
         batch = torch.utils.data.default_collate([windows[i] for i in range(start, min(start + size, len(windows)))])
         frames = batch["trajectory"]  # (b, T, C, *space), one frame per model step
-        preds.append(model.rollout(frames[:, given:first], frames.shape[1] - first, batch["params"],
+        preds.append(model.rollout(frames[:, given:first], frames.shape[1] - first, batch.get("params"),
                                    batch["time"][:, first - 1], **options))
     return torch.cat(preds)[:, :, 0].numpy(), sum(p.numel() for p in model.parameters())
 

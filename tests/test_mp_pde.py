@@ -153,3 +153,18 @@ def test_files_in_the_released_mp_pde_layout_feed_the_same_solver(tmp_path):
     assert results["rollout_steps"] == 15 and results["accumulated_mse"] is not None
     with pytest.raises(ValueError, match="needs a path for each split"):
         load_config(["dataset.name=files", f"dataset.train={paths['train']}"])
+
+
+def test_the_batched_graph_is_cached_per_batch_size_and_rebuilt_for_a_new_one():
+    model = solvers.build(small(), grid_context((16,), history=5, dt=0.25))
+    nodes, edges = 16, model.edge_index.shape[1]
+    two = model._graph(2, torch.device("cpu"))
+    assert model._graph(2, torch.device("cpu"))[0] is two[0]  # cached: the same tensors, not rebuilt
+    three = model._graph(3, torch.device("cpu"))
+    assert three[0].shape[1] == 3 * edges and two[0].shape[1] == 2 * edges
+    # the third copy is the first shifted by two graphs' nodes
+    torch.testing.assert_close(three[0][:, 2 * edges:], model.edge_index + 2 * nodes)
+    assert three[2].tolist() == [i for i in range(3) for _ in range(nodes)]
+    # a model step on a batch of 3 after one of 2 uses the graph of 3 (else its shapes would not fit)
+    window = torch.randn(3, 5, 1, 16)
+    assert model.advance(window[:2]).shape[0] == 2 and model.advance(window).shape[0] == 3

@@ -82,6 +82,27 @@ def test_without_refinement_steps_it_is_a_deterministic_mse_u_net_of_the_same_si
     assert torch.equal(mse.rollout(window, 3, seed=0), mse.rollout(window, 3, seed=1))
 
 
+@pytest.mark.parametrize("steps", [3, 0])
+def test_a_zero_initialised_u_net_starts_as_persistence_and_still_learns(steps):
+    torch.manual_seed(0)
+    ctx = grid_context((32,), length=8.0, dt=0.8)
+    model = solvers.build(small(zero_init=True, refinement_steps=steps), ctx).eval()
+    window = torch.randn(2, 1, 1, 32)
+    frames = model.rollout(window, 2, seed=0)
+    if steps == 0:  # exactly u(t)
+        assert torch.equal(frames, window.expand(-1, 2, -1, -1))
+    else:  # u(t) plus what the refinement's noise leaves with v = 0: of order 0.3 σ_1 = 0.026 per step
+        assert (frames - window).std() < 0.06
+    default = solvers.build(small(refinement_steps=steps), ctx).eval().rollout(window, 2, seed=0)
+    assert (default - window).std() > 2 * (frames - window).std()  # the default init does not start there
+    model.train()
+    batch = {"input": window, "target": torch.randn(2, 1, 1, 32)}
+    loss = sum(model.training_loss(batch, 1).values())
+    loss.backward()
+    out = model.net.out.weight.grad
+    assert out is not None and out.abs().sum() > 0  # the zeroed output layer gets a gradient at once
+
+
 def test_validation_is_deterministic_and_leaves_the_global_rng_alone():
     torch.manual_seed(0)
     model = solvers.build(small(), grid_context((32,), length=8.0, dt=0.8)).eval()

@@ -37,6 +37,7 @@ class PDERefinerConfig:
     channel_mults: list[int] = field(default_factory=lambda: [1, 2, 2, 4])
     blocks_per_level: int = 2
     norm_groups: int = 8
+    zero_init: bool = False  # the U-Net's blocks and output start at zero, as PDEArena's (so the model starts at u(t))
     refinement_steps: int = 3  # K; 0: the same network trained with MSE alone (deterministic)
     min_noise: float = 4.0e-7  # σ_min: the noise variance of the last step, σ_K² (the public code's value)
     difference_scale: float = 0.3  # y = (u(t + Δt) - u(t)) / difference_scale; 0: the data's increment std
@@ -198,7 +199,8 @@ def build_pde_refiner(cfg: PDERefinerConfig, context: SolverContext) -> PDERefin
         raise ValueError(f"solver.channel_mults has {len(cfg.channel_mults)} levels: grid sizes must divide by "
                          f"{factor}, got {context.spatial_shape}")
     unet = UNetConfig(hidden=cfg.hidden, channel_mults=list(cfg.channel_mults),
-                      blocks_per_level=cfg.blocks_per_level, norm_groups=cfg.norm_groups, conditioning="film")
+                      blocks_per_level=cfg.blocks_per_level, norm_groups=cfg.norm_groups, conditioning="film",
+                      zero_init=cfg.zero_init)
     n_cond = 1 + 1 + context.ndim + context.n_params
     net = UNet((context.history + 1) * context.channels, context.channels, n_cond, context.ndim, unet)
     return PDERefiner(net, context, cfg)

@@ -29,6 +29,7 @@ class UNetConfig:
     blocks_per_level: int = 2
     norm_groups: int = 8
     conditioning: str = "channels"  # PDE parameters as constant input channels | film (scale and shift per block)
+    zero_init: bool = False  # zero each block's last and the output convolution (PDEArena's): output 0 at start
     predict: str = "residual"
 
 
@@ -117,6 +118,10 @@ class UNet(nn.Module):
         self.out_norm = nn.GroupNorm(min(cfg.norm_groups, cin), cin)
         self.out = _conv(ndim, cin, out_channels)
         self.blocks_per_level = cfg.blocks_per_level
+        if cfg.zero_init:  # every block starts as its skip path and the network as the zero map
+            for conv in [b.conv2 for b in (*self.down, *self.middle, *self.up)] + [self.out]:
+                nn.init.zeros_(conv.weight)
+                nn.init.zeros_(conv.bias)
 
     def forward(self, x: torch.Tensor, cond: torch.Tensor | None = None) -> torch.Tensor:
         factor = 2 ** (self.levels - 1)

@@ -12,8 +12,9 @@ Protocol, for each budget and seed, for PDE-Refiner and for the MSE U-Net:
    (``reference_shims/pdearena_tools.py`` registers the width; 3,384,161 parameters). The MSE U-Net is the
    shim's ``MSEUNet``: the release's network, data, optimiser and EMA trained on the one-step MSE (the
    release has no 1D MSE model);
-3. ours with the same settings (``experiments/pde_refiner_parity.yaml``: 3,378,401 parameters, Adam 1e-4
-   constant, EMA 0.995, batch 32, the same steps and seeds; ``solver.refinement_steps: 0`` for MSE);
+3. ours with the same settings (``experiments/pde_refiner_parity.yaml``: 3,378,401 parameters, zero-initialised
+   block outputs as the release's U-Net, Adam 1e-4 constant, no gradient clipping, EMA 0.995, batch 32, the
+   same steps and seeds; ``solver.refinement_steps: 0`` for MSE);
 4. both codes' EMA weights rolled out from the first frame of every test trajectory (160 model steps, 128
    time units; the refiner's noise seeded with the seed), scored by ``parity_common.score``: the
    high-correlation time (mean Pearson correlation first below 0.8). The headline is refiner/MSE in each code.

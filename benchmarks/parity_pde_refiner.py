@@ -142,7 +142,7 @@ def run_ours(model: str, work: Path, budget: Budget, ours: dict[str, Path], seed
                params)
 
 
-def refiner_over_mse(groups: dict[str, list[Row]]) -> list[str]:
+def summary(groups: dict[str, list[Row]]) -> list[str]:
     """The headline per code: PDE-Refiner's mean correlation time over the MSE U-Net's (paper: 98.3 / 75.4)."""
     lines = []
     for code in ("reference", "ours"):
@@ -181,6 +181,3 @@ def run(reference: Path, budget_name: str, seeds: int, threads: int, work: Path,
                       f"({groups[model][-1].seconds_per_step:.3f} s/step)", flush=True)
     return groups
 
-
-def summary(groups: dict[str, list[Row]]) -> list[str]:
-    return refiner_over_mse(groups)

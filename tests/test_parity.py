@@ -263,7 +263,7 @@ def test_pdearena_shim_registers_widths_and_trains_the_mse_u_net_on_the_refiner_
 
 
 def test_pde_refiner_parity_configs_match_the_released_size_and_the_headline_ratio():
-    from parity_pde_refiner import BUDGETS, our_overrides, refiner_over_mse
+    from parity_pde_refiner import BUDGETS, our_overrides, summary
 
     from sciml import solvers
     from sciml.config import load_config
@@ -281,5 +281,5 @@ def test_pde_refiner_parity_configs_match_the_released_size_and_the_headline_rat
     assert abs(counts["pde_refiner"] / 3_384_161 - 1) < 0.05  # the released Unetmod-1d at hidden 16
     rows = {"pde_refiner": [Row("ours", s, {"correlation_time": t}, 0.1, 200, 1) for s, t in enumerate((30, 34))],
             "mse_unet": [Row("ours", s, {"correlation_time": t}, 0.1, 200, 1) for s, t in enumerate((40, 40))]}
-    (line,) = refiner_over_mse(rows)  # no reference rows: one line
+    (line,) = summary(rows)  # no reference rows: one line
     assert line.startswith("ours: PDE-Refiner/MSE correlation time = 0.80 (PDE-Refiner 32.0 ± 2.8, MSE U-Net 40.0")

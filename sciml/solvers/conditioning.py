@@ -35,7 +35,7 @@ class ParamScaling(nn.Module):
                 raise ValueError(f"log parameter scaling needs positive parameters; the training ranges are "
                                  f"{[tuple(map(float, r)) for r in ranges]}")
             lo, hi = lo.log(), hi.log()
-        self.log = mode == "log"
+        self.log_scale = mode == "log"
         half = (hi - lo) / 2
         flat = half <= 1e-12 * torch.maximum(lo.abs(), hi.abs()).clamp_min(1.0)
         self.register_buffer("centre", ((lo + hi) / 2).float())
@@ -43,7 +43,7 @@ class ParamScaling(nn.Module):
 
     def forward(self, params: torch.Tensor) -> torch.Tensor:
         """``(B, P)`` in the file's units -> ``(B, P)`` scaled."""
-        if self.log:
+        if self.log_scale:
             if not torch.compiler.is_compiling() and bool((params <= 0).any()):
                 raise ValueError("log parameter scaling got a parameter <= 0")
             params = params.log()

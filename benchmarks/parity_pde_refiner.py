@@ -180,4 +180,3 @@ def run(reference: Path, budget_name: str, seeds: int, threads: int, work: Path,
                 print(f"  ours {model} seed {seed}: {groups[model][-1].scores} "
                       f"({groups[model][-1].seconds_per_step:.3f} s/step)", flush=True)
     return groups
-
